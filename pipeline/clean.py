@@ -1,0 +1,167 @@
+"""The cleaning stage: one page in, one Article or Reject out.
+
+`clean` is a pure function of a page and read-only configuration: no Scrapy, no I/O.
+Tests, benchmarks, `winnow extract` and the crawl's process pool all call it.
+Steps, each its own module: decode -> extract (trafilatura) -> strip trailers ->
+language -> quality rules. Each failure is a Reject whose reason is the name of the
+step or rule that made it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pipeline.decode import decode_html
+from pipeline.extract import Extraction, extract, parse_html
+from pipeline.fingerprints import content_hash
+from pipeline.language import Guess, detect_language
+from pipeline.page import Page
+from pipeline.quality import Check, Doc, check_all, first_failure
+from pipeline.record import Article, Record, Reject, record_id
+from pipeline.trailers import strip_trailers
+from pipeline.urls import canonical_url, site_of
+
+HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml"})
+#: Leading bytes of formats that are never HTML, whatever the Content-Type says.
+BINARY_MAGIC = (
+    b"%PDF", b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"BZh",
+    b"\xfd7zXZ", b"RIFF", b"\x00\x00\x00", b"ID3", b"OggS", b"fLaC", b"\x7fELF", b"7z\xbc\xaf",
+)
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """Read-only settings of the cleaning stage (one per source; see settings/sources.py)."""
+
+    languages: tuple[str, ...] = ()
+    lang_floor: float = 0.70
+    language_backend: str = "langdetect"
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    #: The site's learned template lines (normalised), stripped like trailers.
+    templates: frozenset[str] = frozenset()
+
+
+DEFAULT_CONFIG = CleanConfig()
+
+
+@dataclass
+class Trace:
+    """What `clean` did, for `winnow extract --explain`: filled in when passed."""
+
+    encoding: str = ""
+    extracted: str = ""
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    guess: Guess | None = None
+    checks: list[Check] = field(default_factory=list)
+
+
+def looks_binary(body: bytes) -> bool:
+    """True for bodies that are a known binary format or hold NUL bytes near the start."""
+    head = body[:1024].lstrip()
+    return head.startswith(BINARY_MAGIC) or b"\x00" in body[:1024]
+
+
+def _reject(page: Page, reason: str, detail: str, **extra: object) -> Reject:
+    return Reject(
+        id=record_id(canonical_url(page.url)),
+        url=page.url,
+        source=page.source,
+        reason=reason,
+        detail=detail,
+        fetched_at=page.fetched_at,
+        http_status=page.status,
+        **extra,
+    )
+
+
+def _canonical(page: Page, found: Extraction) -> str:
+    if found.canonical and site_of(found.canonical) == site_of(page.url):
+        return canonical_url(found.canonical)
+    return canonical_url(page.url)
+
+
+def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None = None) -> Record:
+    """Turn one fetched page into an Article, or a Reject that says why not."""
+    if not 200 <= page.status < 300:
+        return _reject(page, "http_status", f"HTTP {page.status}")
+    if len(page.body) > config.max_bytes:
+        return _reject(page, "too_large", f"{len(page.body)} bytes > limit {config.max_bytes}", value=float(len(page.body)))
+    if page.content_type not in HTML_TYPES:
+        return _reject(page, "not_html", f"Content-Type {page.content_type}")
+    if not page.body.strip():
+        return _reject(page, "empty", "empty body")
+    if looks_binary(page.body):
+        return _reject(page, "not_html", f"binary body served as {page.content_type or 'no type'}")
+
+    html, encoding = decode_html(page.body, page.headers.get("content-type", ""))
+    tree = parse_html(html)
+    if tree is None:
+        return _reject(page, "empty", "the body does not parse as HTML")
+    found = extract(tree, page.url)
+    lines = [line.strip() for line in found.text.splitlines() if line.strip()]
+    if trace is not None:
+        trace.encoding, trace.extracted = encoding, found.text
+    if not lines:
+        if found.js_shell:
+            return _reject(page, "quality:js_shell", "a JavaScript app shell: the page has no text without scripts", title=found.title, value=1.0)
+        return _reject(page, "empty", "the extractor found no article text", title=found.title)
+
+    stripped = strip_trailers(lines, found.title, templates=config.templates)
+    text = "\n".join(stripped.lines)
+    if trace is not None:
+        trace.removed = stripped.removed
+    common = {"title": found.title, "text": text or found.text}
+    if not text:
+        return _reject(page, "quality:boilerplate_ratio", "every extracted line was a trailer", value=1.0, **common)
+
+    guess = detect_language(text, config.language_backend)
+    if trace is not None:
+        trace.guess = guess
+    if not guess.lang:
+        return _reject(page, "language", guess.detail, **common)
+
+    doc = Doc(
+        text=text,
+        lang=guess.lang,
+        title=found.title or "",
+        link_texts=found.link_texts,
+        js_shell=found.js_shell,
+        stripped_chars=sum(len(line) for line, why in stripped.removed if why != "title"),
+    )
+    if trace is not None:
+        trace.checks = check_all(doc, config.thresholds)
+    failed = first_failure(doc, config.thresholds)
+    lang_fields = {"lang": guess.lang, "lang_score": guess.score}
+    if failed is not None:
+        limit = f"{'<' if failed.minimum else '>'} {failed.threshold:g}"
+        return _reject(page, f"quality:{failed.rule}", f"{failed.rule} = {failed.value:.3g} ({limit})", value=failed.value, **common, **lang_fields)
+    if guess.score < config.lang_floor:
+        return _reject(page, "language", f"uncertain language: {guess.lang} at {guess.score:.2f} < {config.lang_floor}", value=guess.score, **common, **lang_fields)
+    if config.languages and guess.lang not in config.languages:
+        return _reject(page, "language", f"{guess.lang} is not wanted (wanted: {', '.join(config.languages)})", value=guess.score, **common, **lang_fields)
+
+    canonical = _canonical(page, found)
+    return Article(
+        id=record_id(canonical),
+        url=page.url,
+        canonical_url=canonical,
+        source=page.source,
+        site=site_of(canonical),
+        title=found.title or lines[0][:300],
+        text=text,
+        lang=guess.lang,
+        lang_score=round(guess.score, 4),
+        fetched_at=page.fetched_at,
+        content_hash=content_hash(text),
+        word_count=doc.word_count,
+        http_status=page.status,
+        author=found.author,
+        published=found.published,
+        sitename=found.sitename,
+        description=found.description,
+        tags=found.tags,
+        image=found.image,
+    )

@@ -1,0 +1,234 @@
+"""Quality rules: named checks in the spirit of Gopher, C4 and FineWeb, tuned for news.
+
+Each rule measures one number on the cleaned text and compares it with a threshold;
+its name, prefixed with `quality:`, is the reject reason. Rules that need a language
+resource (stop words) skip languages they have none for, so a Japanese or Chinese
+article is never dropped for lacking English stop words. Thresholds are settings:
+`QualityConfig.thresholds` overrides them globally or per source.
+
+The junk-kind rules (soft 404, cookie wall, paywall, login wall, JS shell) come
+first: a cookie wall is also short, but "cookie_wall" tells the user more.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_TERMINAL = tuple(".!?…。！？:;»\"'”’)؟۔")
+
+
+@cache
+def stopwords() -> dict[str, frozenset[str]]:
+    """Function words per language (pipeline/stopwords.toml)."""
+    data = tomllib.loads(resources.files("pipeline").joinpath("stopwords.toml").read_text("utf-8"))
+    return {lang: frozenset(unicodedata.normalize("NFKC", w).casefold() for w in words) for lang, words in data.items()}
+
+
+@cache
+def junk_phrases() -> dict[str, tuple[str, ...]]:
+    """Phrases that mark soft 404s, cookie walls, paywalls and login walls (pipeline/junk_phrases.toml)."""
+    data = tomllib.loads(resources.files("pipeline").joinpath("junk_phrases.toml").read_text("utf-8"))
+    return {kind: tuple(entry["phrases"]) for kind, entry in data.items()}
+
+
+def count_words(text: str) -> int:
+    """Words, with text in scripts written without spaces counted as one word per two characters."""
+    total = 0
+    for token in _WORD.findall(text):
+        cjk = len(_CJK.findall(token))
+        total += max(1, cjk // 2) if cjk else 1
+    return total
+
+
+@dataclass(slots=True)
+class Doc:
+    """What the rules look at: the cleaned text and a few page signals."""
+
+    text: str
+    lang: str = ""
+    title: str = ""
+    link_texts: frozenset[str] = frozenset()
+    js_shell: bool = False
+    stripped_chars: int = 0
+    lines: list[str] = field(init=False)
+    words: list[str] = field(init=False)
+    word_count: int = field(init=False)
+    folded: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lines = [line.strip() for line in self.text.splitlines() if line.strip()]
+        self.folded = " ".join(self.text.casefold().split())
+        self.words = _WORD.findall(self.folded)
+        self.word_count = count_words(self.text)
+
+
+def _phrase_hits(doc: Doc, kind: str) -> int:
+    haystack = doc.folded + " " + doc.title.casefold()
+    return sum(1 for phrase in junk_phrases()[kind] if phrase in haystack)
+
+
+def js_shell(doc: Doc) -> float:
+    """1 when the page is a JavaScript app shell: a <noscript> plea and no text of its own."""
+    return 1.0 if doc.js_shell and doc.word_count < 80 else 0.0
+
+
+def soft_404(doc: Doc) -> float:
+    """'Page not found' phrases on a short page served with status 200."""
+    return float(_phrase_hits(doc, "soft_404")) if doc.word_count < 250 else 0.0
+
+
+def cookie_wall(doc: Doc) -> float:
+    """Share of lines that are about cookies and consent, on a page too short to be an article."""
+    if doc.word_count >= 400 or not doc.lines:
+        return 0.0
+    phrases = junk_phrases()["cookie_wall"]
+    hits = sum(1 for line in doc.lines if any(p in line.casefold() for p in phrases))
+    return hits / len(doc.lines)
+
+
+def paywall_stub(doc: Doc) -> float:
+    """Subscription prompts on a page with no more than a teaser."""
+    return float(_phrase_hits(doc, "paywall_stub")) if doc.word_count < 300 else 0.0
+
+
+def login_wall(doc: Doc) -> float:
+    """Sign-in and password phrases on a short page."""
+    return float(_phrase_hits(doc, "login_wall")) if doc.word_count < 300 else 0.0
+
+
+def too_short(doc: Doc) -> float:
+    """Words of text (scripts without spaces: one word per two characters)."""
+    return float(doc.word_count)
+
+
+def _is_prose(line: str, link_texts: frozenset[str]) -> bool:
+    if " ".join(line.casefold().split()) in link_texts:
+        return False
+    if _CJK.search(line):
+        return len(line) >= 25 and line.endswith(_TERMINAL)
+    return len(line.split()) >= 8 and line.endswith(_TERMINAL)
+
+
+def not_prose(doc: Doc) -> float:
+    """Share of characters in prose lines: sentences that are not link text.
+
+    Index pages, link farms, menus and caption galleries are short lines and links.
+    """
+    total = sum(len(line) for line in doc.lines)
+    if not total:
+        return 0.0
+    return sum(len(line) for line in doc.lines if _is_prose(line, doc.link_texts)) / total
+
+
+def repetition(doc: Doc) -> float:
+    """The larger of: the share of characters in repeated lines, in repeated word 5-grams."""
+    total = sum(len(line) for line in doc.lines)
+    if not total or len(doc.words) < 10:
+        return 0.0
+    line_counts = Counter(doc.lines)
+    dup_lines = sum(len(line) * (n - 1) for line, n in line_counts.items() if n > 1) / total
+    grams = [tuple(doc.words[i : i + 5]) for i in range(len(doc.words) - 4)]
+    gram_counts = Counter(grams)
+    covered = [False] * len(doc.words)
+    for i, gram in enumerate(grams):
+        if gram_counts[gram] > 1:
+            for k in range(i, i + 5):
+                covered[k] = True
+    word_chars = sum(len(w) for w in doc.words)
+    dup_grams = sum(len(w) for w, c in zip(doc.words, covered, strict=True) if c) / max(word_chars, 1)
+    return max(dup_lines, dup_grams)
+
+
+def stopword_ratio(doc: Doc) -> float | None:
+    """Share of words that are function words of the page's language (None: no list for it)."""
+    words = stopwords().get(doc.lang)
+    if words is None or not doc.words:
+        return None
+    return sum(1 for w in doc.words if w in words) / len(doc.words)
+
+
+def boilerplate_ratio(doc: Doc) -> float:
+    """Share of the extracted characters that trailer stripping removed."""
+    kept = sum(len(line) for line in doc.lines)
+    return doc.stripped_chars / max(kept + doc.stripped_chars, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A named check: reject when `measure` is below (`minimum`) or above the threshold."""
+
+    name: str
+    measure: Callable[[Doc], float | None]
+    threshold: float
+    minimum: bool
+
+    @property
+    def reason(self) -> str:
+        return f"quality:{self.name}"
+
+    @property
+    def doc(self) -> str:
+        return (self.measure.__doc__ or "").strip().splitlines()[0]
+
+    def fails(self, value: float | None, threshold: float | None = None) -> bool:
+        if value is None:
+            return False
+        limit = self.threshold if threshold is None else threshold
+        return value < limit if self.minimum else value > limit
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("js_shell", js_shell, 0.5, minimum=False),
+    Rule("soft_404", soft_404, 0.5, minimum=False),
+    Rule("cookie_wall", cookie_wall, 0.3, minimum=False),
+    Rule("login_wall", login_wall, 1.5, minimum=False),
+    Rule("paywall_stub", paywall_stub, 0.5, minimum=False),
+    Rule("too_short", too_short, 50, minimum=True),
+    Rule("not_prose", not_prose, 0.5, minimum=True),
+    Rule("repetition", repetition, 0.3, minimum=False),
+    Rule("stopword_ratio", stopword_ratio, 0.12, minimum=True),
+    Rule("boilerplate_ratio", boilerplate_ratio, 0.75, minimum=False),
+)
+RULE_NAMES = tuple(rule.name for rule in RULES)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One rule applied to one page: its measured value and the threshold it was held to."""
+
+    rule: str
+    value: float | None
+    threshold: float
+    minimum: bool
+    failed: bool
+
+
+def check_all(doc: Doc, thresholds: Mapping[str, float] | None = None) -> list[Check]:
+    """Every rule's value and verdict, in order (for `--explain`)."""
+    thresholds = thresholds or {}
+    out = []
+    for rule in RULES:
+        value = rule.measure(doc)
+        limit = float(thresholds.get(rule.name, rule.threshold))
+        out.append(Check(rule.name, value, limit, rule.minimum, rule.fails(value, limit)))
+    return out
+
+
+def first_failure(doc: Doc, thresholds: Mapping[str, float] | None = None) -> Check | None:
+    """The first rule the page fails, or None if it passes them all."""
+    thresholds = thresholds or {}
+    for rule in RULES:
+        value = rule.measure(doc)
+        limit = float(thresholds.get(rule.name, rule.threshold))
+        if rule.fails(value, limit):
+            return Check(rule.name, value, limit, rule.minimum, True)
+    return None

@@ -1,0 +1,200 @@
+"""Trailer stripping: remove the furniture extractors leave inside the article text.
+
+The library of trailers is data (`trailers.toml`, next to this module): each entry
+has a language, a kind and either a whole-line `text` or an anchored `pattern`.
+Lines are compared after `normalise_line`. Three rules decide what goes:
+
+* a line equal to a `text` entry goes wherever it stands;
+* a line fully matched by a `pattern` goes only at the head or tail edge of the
+  body (a run of trailer lines reaching the first or last line), except kinds in
+  `ANYWHERE_KINDS`, whose patterns are specific enough to trust anywhere;
+* in the tail, a section opener ("Related posts", "Leave a Reply", ...) takes with
+  it the short lines that follow it (related headlines, form labels).
+
+A pattern is always matched against a whole line, so a sentence that merely contains
+a common word ("Share prices fell") is never touched. The title repeated as the first
+line is dropped too: the title is a column, not text.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+#: Kinds whose patterns may strip a line anywhere in the body, not just at its edges.
+ANYWHERE_KINDS = frozenset({"photo_credit", "shortcode"})
+#: Kinds that open a trailing section: what follows them, if short, goes with them.
+SECTION_KINDS = frozenset({"comment_form", "comment_count", "related", "newsletter", "share", "follow"})
+#: A line longer than this (in words) is article text, whatever a section opener says.
+SECTION_LINE_MAX_WORDS = 16
+#: A tail section opener must sit in the last part of the body to cut what follows.
+SECTION_TAIL_SHARE = 0.4
+
+_EDGE_CHARS_CATEGORIES = ("P", "S", "Z", "C")
+
+
+def _is_edge_char(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in _EDGE_CHARS_CATEGORIES
+
+
+def normalise_line(line: str) -> str:
+    """NFKC, casefold, one space between words, punctuation and symbols trimmed at both ends."""
+    text = " ".join(unicodedata.normalize("NFKC", line).casefold().split())
+    start, end = 0, len(text)
+    while start < end and _is_edge_char(text[start]):
+        start += 1
+    while end > start and _is_edge_char(text[end - 1]):
+        end -= 1
+    return text[start:end]
+
+
+def line_words(line: str) -> int:
+    """Words in a line; scripts written without spaces count one word per ~7 characters."""
+    return max(len(line.split()), len(line) // 7)
+
+
+@dataclass(frozen=True, slots=True)
+class Trailer:
+    """One library entry."""
+
+    lang: str
+    kind: str
+    text: str | None = None
+    pattern: re.Pattern[str] | None = None
+    anywhere: bool = False
+
+    @property
+    def rule(self) -> str:
+        """The name shown by `winnow extract --explain`: kind, language and the entry."""
+        what = self.text if self.text is not None else self.pattern.pattern if self.pattern else ""
+        return f"{self.kind}[{self.lang}]:{what}"
+
+
+@dataclass(frozen=True)
+class TrailerLibrary:
+    """The compiled library: an exact-line table and a list of patterns."""
+
+    exact: dict[str, Trailer]
+    patterns: tuple[Trailer, ...]
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[dict]) -> TrailerLibrary:
+        exact: dict[str, Trailer] = {}
+        patterns: list[Trailer] = []
+        for entry in entries:
+            kind, lang = entry["kind"], entry.get("lang", "*")
+            anywhere = bool(entry.get("anywhere", kind in ANYWHERE_KINDS))
+            if "text" in entry:
+                key = normalise_line(entry["text"])
+                if key:
+                    exact.setdefault(key, Trailer(lang, kind, text=entry["text"], anywhere=True))
+            elif "pattern" in entry:
+                patterns.append(Trailer(lang, kind, pattern=re.compile(entry["pattern"]), anywhere=anywhere))
+            else:
+                raise ValueError(f"trailer entry needs 'text' or 'pattern': {entry}")
+        return cls(exact, tuple(patterns))
+
+    def match(self, normalised: str, at_edge: bool) -> Trailer | None:
+        """The entry that claims this (normalised) line, if any."""
+        if not normalised:
+            return None
+        hit = self.exact.get(normalised)
+        if hit is not None:
+            return hit
+        if len(normalised) > 400:
+            return None
+        for trailer in self.patterns:
+            if (at_edge or trailer.anywhere) and trailer.pattern.fullmatch(normalised):
+                return trailer
+        return None
+
+
+@cache
+def default_library() -> TrailerLibrary:
+    """The library shipped with winnow (pipeline/trailers.toml)."""
+    data = resources.files("pipeline").joinpath("trailers.toml").read_bytes()
+    return TrailerLibrary.from_entries(tomllib.loads(data.decode("utf-8"))["trailer"])
+
+
+@dataclass(slots=True)
+class Stripped:
+    """The outcome of stripping: the lines kept and, for each removed line, why."""
+
+    lines: list[str]
+    removed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def strip_trailers(
+    lines: Sequence[str],
+    title: str | None = None,
+    library: TrailerLibrary | None = None,
+    templates: frozenset[str] = frozenset(),
+) -> Stripped:
+    """Remove trailer lines from the body; `templates` are a site's learned template lines."""
+    library = library or default_library()
+    norm = [normalise_line(line) for line in lines]
+    reason: list[str | None] = [None] * len(lines)
+    title_key = normalise_line(title) if title else ""
+
+    def claim(i: int, at_edge: bool) -> str | None:
+        if norm[i] in templates:
+            return "template"
+        hit = library.match(norm[i], at_edge)
+        return hit.rule if hit else None
+
+    # Lines known anywhere; blank lines count as trailers so edges run through them.
+    for i in range(len(lines)):
+        if not norm[i]:
+            reason[i] = ""
+        elif title_key and i < 3 and norm[i] == title_key:
+            reason[i] = "title"
+        elif (hit := library.exact.get(norm[i])) is not None:
+            reason[i] = hit.rule
+        elif (hit := library.match(norm[i], at_edge=False)) is not None:
+            reason[i] = hit.rule
+
+    def edge_claim(k: int) -> bool:
+        if reason[k] is None:
+            reason[k] = claim(k, True)
+        return reason[k] is not None
+
+    # Head edge: walk in while lines are trailers; tail edge: walk back likewise.
+    i = 0
+    while i < len(lines) and edge_claim(i):
+        i += 1
+    j = len(lines) - 1
+    while j > i and edge_claim(j):
+        j -= 1
+    _cut_tail_sections(lines, norm, reason, library, templates)
+
+    kept = [line for line, why in zip(lines, reason, strict=True) if why is None]
+    removed = [(line, why) for line, why in zip(lines, reason, strict=True) if why]
+    return Stripped(kept, removed)
+
+
+def _cut_tail_sections(
+    lines: Sequence[str],
+    norm: Sequence[str],
+    reason: list[str | None],
+    library: TrailerLibrary,
+    templates: frozenset[str],
+) -> None:
+    """A section opener near the end takes the short lines after it (related links, labels)."""
+    n = len(lines)
+    start = int(n * (1 - SECTION_TAIL_SHARE))
+    for i in range(max(start, 1), n):
+        hit = library.match(norm[i], at_edge=True)
+        if hit is None or hit.kind not in SECTION_KINDS:
+            continue
+        rest = range(i + 1, n)
+        if all(reason[k] is not None or line_words(lines[k]) <= SECTION_LINE_MAX_WORDS for k in rest):
+            reason[i] = reason[i] or hit.rule
+            for k in rest:
+                if reason[k] is None:
+                    reason[k] = f"after:{hit.rule}"
+            return

@@ -1,0 +1,79 @@
+"""Scrapy settings for winnow: one place, with environment overrides.
+
+`scrapy.cfg` points Scrapy here (`[settings] default = settings`), so plain
+`scrapy crawl news` and `winnow crawl` share these. Every WINNOW_* and the
+REDIS_URL variable below can be set in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+BOT_NAME = "winnow"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# --- winnow -------------------------------------------------------------------------
+#: Where the warehouse lives: a directory or s3://bucket/prefix.
+WINNOW_WAREHOUSE = os.environ.get("WINNOW_WAREHOUSE", "data")
+#: The sources file (default: settings/sources.toml).
+WINNOW_SOURCES = os.environ.get("WINNOW_SOURCES", "")
+#: Fetch loopback, private and link-local addresses (tests and the demo turn this on).
+WINNOW_ALLOW_PRIVATE = _env_bool("WINNOW_ALLOW_PRIVATE")
+#: Fetch again URLs whose article is already in the warehouse.
+WINNOW_REFRESH = _env_bool("WINNOW_REFRESH")
+#: Cleaning workers (0: one per core) and the per-page time bound.
+WINNOW_WORKERS = int(os.environ.get("WINNOW_WORKERS", "0"))
+WINNOW_PAGE_TIMEOUT = float(os.environ.get("WINNOW_PAGE_TIMEOUT", "60"))
+#: Language backend: langdetect (default) or fasttext.
+WINNOW_LANGUAGE_BACKEND = os.environ.get("WINNOW_LANGUAGE_BACKEND", "langdetect")
+#: Flush the warehouse buffers at this many rows or this age in seconds.
+WINNOW_FLUSH_ROWS = int(os.environ.get("WINNOW_FLUSH_ROWS", "5000"))
+WINNOW_FLUSH_SECONDS = float(os.environ.get("WINNOW_FLUSH_SECONDS", "30"))
+#: Who to contact about this crawler; goes into the User-Agent.
+WINNOW_CONTACT = os.environ.get("WINNOW_CONTACT", "https://github.com/winnow-news/winnow")
+
+# --- politeness ---------------------------------------------------------------------
+USER_AGENT = f"winnow/0.1 (+{WINNOW_CONTACT})"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = float(os.environ.get("WINNOW_START_DELAY", "0.5"))
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = int(os.environ.get("WINNOW_PER_DOMAIN", "8"))
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = int(os.environ.get("WINNOW_DOWNLOAD_TIMEOUT", "30"))
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Limits apply to the decompressed size, so compression bombs stop here too.
+DOWNLOAD_MAXSIZE = int(os.environ.get("WINNOW_MAXSIZE", str(10 * 1024 * 1024)))
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+REDIRECT_MAX_TIMES = 10
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = os.environ.get("WINNOW_LOG_LEVEL", "INFO")
+
+DNS_RESOLVER = "spiders.netguard.GuardedResolver"
+DOWNLOADER_MIDDLEWARES = {
+    "spiders.netguard.AddressGuardMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "pipeline.item_pipelines.CleanPipeline": 100,
+    "pipeline.item_pipelines.DuplicatePipeline": 200,
+    "pipeline.item_pipelines.WarehousePipeline": 300,
+}
+
+# --- scale-out: a shared frontier in Redis -------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    SCHEDULER = "scrapy_redis.scheduler.Scheduler"
+    DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
+    SCHEDULER_PERSIST = True

@@ -1,0 +1,1 @@
+"""The spiders and their helpers: discovery of article URLs, crawl safety, the seen-URL index."""

@@ -1,0 +1,220 @@
+"""Finding article URLs in feeds, sitemaps and pages, without fetching the articles.
+
+Pure functions over bytes, used by the spider and by `winnow discover`. XML is parsed
+with entity resolution and network access off, so external entities (XXE) and entity
+bombs are never expanded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+from lxml import html as lhtml
+
+#: Decompressed size allowed for a gzipped sitemap.
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024
+
+_XML_PARSER_ARGS = {"resolve_entities": False, "no_network": True, "huge_tree": False, "recover": True}
+
+# URL paths that are never articles: listing pages, accounts, media and feeds.
+_NOT_ARTICLE = re.compile(
+    r"/(tag|tags|category|categories|author|authors|search|login|signin|sign-in|register|account|"
+    r"subscribe|newsletter|feed|rss|atom|wp-admin|wp-login|cart|privacy|terms|contact|about|page/\d+)(/|$|\?)"
+    r"|[?&](s|q|query|search|replytocom|share)="
+    r"|\.(jpe?g|png|gif|webp|svg|mp4|mp3|pdf|zip|css|js|xml|json|ico)(\?|$)",
+    re.I,
+)
+_DATE_IN_PATH = re.compile(r"/(19|20)\d\d([/-])(0?[1-9]|1[0-2])(\2|/)")
+_SLUG = re.compile(r"/[a-z0-9\u00c0-\uffff]+(?:-[a-z0-9\u00c0-\uffff]+){2,}/?(?:\.html?)?$", re.I)
+_ID = re.compile(r"[/-](\d{5,})(?:\.html?)?/?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A URL found by discovery: an article candidate, or another sitemap/feed to read."""
+
+    url: str
+    kind: str = "article"  # "article" or "sitemap"
+    published: datetime | None = None
+
+
+class DiscoveryError(ValueError):
+    """The document is not a feed, sitemap or page we can read; the message says what it is."""
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def maybe_gunzip(body: bytes, limit: int = MAX_SITEMAP_BYTES) -> bytes:
+    """Decompress gzip bodies (sitemap.xml.gz), refusing more than `limit` bytes out."""
+    if not body.startswith(b"\x1f\x8b"):
+        return body
+    with gzip.GzipFile(fileobj=io.BytesIO(body)) as stream:
+        out = stream.read(limit + 1)
+    if len(out) > limit:
+        raise DiscoveryError(f"gzipped document decompresses to more than {limit} bytes")
+    return out
+
+
+def _local(tag: object) -> str:
+    return etree.QName(tag).localname.lower() if isinstance(tag, str) else ""
+
+
+def kind_of(body: bytes) -> str:
+    """'rss', 'atom', 'rdf', 'sitemap', 'sitemapindex', 'jsonfeed' or 'html'."""
+    head = body[:2048].lstrip()
+    if head.startswith(b"{"):
+        return "jsonfeed"
+    match = re.search(rb"<(?![?!])([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)", head)
+    root = match.group(2).lower() if match else b""
+    mapping = {b"rss": "rss", b"feed": "atom", b"rdf": "rdf", b"urlset": "sitemap", b"sitemapindex": "sitemapindex"}
+    return mapping.get(root, "html")
+
+
+def parse_xml(body: bytes) -> etree._Element:
+    parser = etree.XMLParser(**_XML_PARSER_ARGS)
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise DiscoveryError(f"malformed XML: {exc}") from None
+    if root is None:
+        raise DiscoveryError("malformed XML: no root element")
+    return root
+
+
+def _text(el: etree._Element, name: str) -> str | None:
+    for child in el:
+        if _local(child.tag) == name:
+            return (child.text or "").strip() or None
+    return None
+
+
+def from_feed(body: bytes, base_url: str) -> Iterator[Found]:
+    """Items of an RSS 2.0, RSS 1.0 (RDF), Atom or JSON Feed document."""
+    kind = kind_of(body)
+    if kind == "jsonfeed":
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DiscoveryError(f"malformed JSON Feed: {exc}") from None
+        for item in data.get("items", []) if isinstance(data, dict) else []:
+            if isinstance(item, dict) and isinstance(item.get("url"), str):
+                yield Found(urljoin(base_url, item["url"]), published=_date(item.get("date_published")))
+        return
+    root = parse_xml(body)
+    for el in root.iter():
+        name = _local(el.tag)
+        if name == "item":
+            link = _text(el, "link") or (_text(el, "guid") if (_text(el, "guid") or "").startswith("http") else None)
+            if link:
+                yield Found(urljoin(base_url, link), published=_date(_text(el, "pubdate") or _text(el, "date")))
+        elif name == "entry":
+            href = None
+            for child in el:
+                if _local(child.tag) == "link" and child.get("rel", "alternate") == "alternate":
+                    href = child.get("href")
+                    break
+            if href:
+                yield Found(urljoin(base_url, href), published=_date(_text(el, "published") or _text(el, "updated")))
+
+
+def from_sitemap(body: bytes, base_url: str) -> Iterator[Found]:
+    """URLs of a sitemap (articles, with Google News publication dates) or a sitemap index.
+
+    Parsed incrementally, so a sitemap with a million URLs never sits in memory whole.
+    """
+    body = maybe_gunzip(body)
+    parser = etree.iterparse(io.BytesIO(body), events=("end",), **_XML_PARSER_ARGS)
+    try:
+        for _event, el in parser:
+            name = _local(el.tag)
+            if name not in ("url", "sitemap"):
+                continue
+            loc = published = None
+            for child in el.iter():
+                cname = _local(child.tag)
+                if cname == "loc" and loc is None:
+                    loc = (child.text or "").strip()
+                elif cname in ("publication_date", "lastmod") and (published is None or cname == "publication_date"):
+                    published = _date(child.text)
+            if loc:
+                yield Found(urljoin(base_url, loc), "sitemap" if name == "sitemap" else "article", published)
+            el.clear(keep_tail=False)
+    except etree.XMLSyntaxError as exc:
+        raise DiscoveryError(f"malformed sitemap: {exc}") from None
+
+
+def from_robots(body: bytes, base_url: str) -> Iterator[Found]:
+    """Sitemaps listed in robots.txt."""
+    for line in body.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "sitemap" and value.strip():
+            yield Found(urljoin(base_url, value.strip()), "sitemap")
+
+
+def article_score(url: str) -> int:
+    """How article-like a URL looks: dates, slugs and ids score; listing pages never do."""
+    parts = urlsplit(url)
+    if _NOT_ARTICLE.search(parts.path + ("?" + parts.query if parts.query else "")):
+        return 0
+    path = parts.path
+    score = 0
+    if _DATE_IN_PATH.search(path):
+        score += 2
+    if _SLUG.search(path):
+        score += 2
+    if _ID.search(path):
+        score += 1
+    return score
+
+
+def from_page(body: bytes, base_url: str, min_score: int = 2) -> Iterator[Found]:
+    """Article-like links on a homepage or section page (same host only)."""
+    try:
+        tree = lhtml.fromstring(body, base_url=base_url)
+    except (etree.ParserError, ValueError):
+        return
+    host = urlsplit(base_url).hostname
+    seen: set[str] = set()
+    for href in tree.xpath("//a/@href"):
+        url = urljoin(base_url, str(href).strip()).split("#", 1)[0]
+        if url in seen or urlsplit(url).hostname != host or urlsplit(url).scheme not in ("http", "https"):
+            continue
+        seen.add(url)
+        if article_score(url) >= min_score:
+            yield Found(url)
+
+
+def discover(body: bytes, url: str) -> Iterator[Found]:
+    """Whatever `body` is (feed, sitemap, index, robots.txt, page), the URLs it leads to."""
+    if url.endswith("/robots.txt"):
+        yield from from_robots(body, url)
+        return
+    body = maybe_gunzip(body)
+    kind = kind_of(body)
+    if kind in ("sitemap", "sitemapindex"):
+        yield from from_sitemap(body, url)
+    elif kind in ("rss", "atom", "rdf", "jsonfeed"):
+        yield from from_feed(body, url)
+    else:
+        yield from from_page(body, url)

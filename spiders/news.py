@@ -1,0 +1,195 @@
+"""The `news` spider: from a source's feeds, sitemaps and start pages to article pages.
+
+Entry points are read by `spiders.discovery`; every article URL is fetched once (the
+seen-URL index skips articles already in the warehouse unless `refresh`), and every
+article response, whatever its status, becomes a `Page` item for the cleaning
+pipeline. A failed download becomes a `Reject` item, so no page disappears.
+
+Arguments (`scrapy crawl news -a sources=a,b -a urls=...`): `sources`, a comma list of
+names from sources.toml (default: all); `urls`, feed/sitemap/page URLs to crawl as an
+ad-hoc source; `run_id`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
+from twisted.web._newclient import ResponseNeverReceived
+
+from pipeline.page import Page
+from pipeline.record import Reject, record_id
+from pipeline.urls import canonical_url
+from settings.sources import Source, load_sources, source_from_dict
+from spiders.discovery import DiscoveryError, discover
+from spiders.netguard import RefusedAddress
+from spiders.seen import SeenUrls
+
+ADHOC = "adhoc"
+
+
+def _headers(response: scrapy.http.Response) -> dict[str, str]:
+    return {
+        k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
+        for k, v in response.headers.items()
+    }
+
+
+def failure_reason(failure) -> tuple[str, str]:
+    """A reject reason and detail for a failed download."""
+    exc = failure.value
+    if failure.check(RefusedAddress):
+        return "refused_address", str(exc)
+    if failure.check(DNSLookupError):
+        return "dns", str(exc)
+    if failure.check(TimeoutError, TCPTimedOutError):
+        return "timeout", str(exc) or "download timed out"
+    if failure.check(IgnoreRequest):
+        text = str(exc)
+        if "robots" in text.lower() or "Forbidden by robots.txt" in text:
+            return "robots_txt", text
+        if "redirect" in text.lower():
+            return "redirect_loop", text
+        return "ignored", text
+    if failure.check(HttpError):
+        return "http_status", f"HTTP {exc.response.status}"
+    text = str(exc) or type(exc).__name__
+    if "maxsize" in text.lower() or "exceeds" in text.lower():
+        return "too_large", text
+    if failure.check(ResponseNeverReceived):
+        return "download_error", f"no response: {text}"
+    return "download_error", f"{type(exc).__name__}: {text}"
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+
+    def __init__(self, sources: str = "", urls: str = "", run_id: str = "", *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.source_names = [s for s in sources.split(",") if s]
+        self.adhoc_urls = [u for u in re.split(r"[,\s]+", urls) if u]
+        self.run_id = run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        self.sources: dict[str, Source] = {}
+        self.scheduled: Counter[str] = Counter()
+        self.seen: SeenUrls | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider._configure(crawler.settings)
+        return spider
+
+    def _configure(self, settings) -> None:
+        available = load_sources(settings.get("WINNOW_SOURCES") or None) if (self.source_names or not self.adhoc_urls) else {}
+        if self.source_names:
+            missing = [n for n in self.source_names if n not in available]
+            if missing:
+                raise ValueError(f"unknown source(s): {', '.join(missing)} (see `winnow sources`)")
+            self.sources = {n: available[n] for n in self.source_names}
+        elif not self.adhoc_urls:
+            self.sources = available
+        if self.adhoc_urls:
+            self.sources[ADHOC] = source_from_dict({"name": ADHOC, "start_urls": self.adhoc_urls}, "--url")
+        domains = {d for s in self.sources.values() for d in s.allowed_domains}
+        self.allowed_domains = sorted(domains)
+        if not settings.getbool("WINNOW_REFRESH"):
+            self.seen = SeenUrls.from_warehouse(settings.get("WINNOW_WAREHOUSE"))
+
+    async def start(self):
+        for source in self.sources.values():
+            for url in source.entry_points:
+                yield scrapy.Request(
+                    url,
+                    callback=self.parse_entry,
+                    errback=self.entry_failed,
+                    meta={"source": source.name},
+                    dont_filter=True,
+                )
+            for host in {urlsplit(u).scheme + "://" + urlsplit(u).netloc for u in source.start_urls}:
+                yield scrapy.Request(
+                    host + "/robots.txt",
+                    callback=self.parse_entry,
+                    errback=self.entry_failed,
+                    meta={"source": source.name, "robots": True},
+                    priority=-1,
+                )
+
+    def entry_failed(self, failure):
+        reason, detail = failure_reason(failure)
+        self.logger.warning("entry point %s failed: %s (%s)", failure.request.url, reason, detail)
+        self.crawler.stats.inc_value("winnow/entry_errors")
+
+    def parse_entry(self, response):
+        """A feed, sitemap, sitemap index, robots.txt or homepage: follow what it lists."""
+        source = self.sources[response.meta["source"]]
+        if response.status >= 400:
+            if not response.meta.get("robots"):
+                self.logger.warning("entry point %s: HTTP %s", response.url, response.status)
+                self.crawler.stats.inc_value("winnow/entry_errors")
+            return
+        url = response.url
+        if response.meta.get("robots") and not url.endswith("/robots.txt"):
+            return
+        try:
+            found = list(discover(response.body, url))
+        except DiscoveryError as exc:
+            self.logger.warning("entry point %s: %s", url, exc)
+            self.crawler.stats.inc_value("winnow/entry_errors")
+            return
+        pattern = re.compile(source.article_pattern) if source.article_pattern else None
+        for item in found:
+            if item.kind == "sitemap":
+                yield response.follow(item.url, callback=self.parse_entry, errback=self.entry_failed, meta={"source": source.name})
+                continue
+            if pattern and not pattern.search(item.url):
+                continue
+            request = self.article_request(source, item.url)
+            if request is not None:
+                yield request
+
+    def article_request(self, source: Source, url: str) -> scrapy.Request | None:
+        if self.scheduled[source.name] >= source.budget:
+            self.crawler.stats.inc_value("winnow/over_budget")
+            return None
+        key = canonical_url(url)
+        if self.seen is not None and self.seen.contains(key):
+            self.crawler.stats.inc_value("winnow/already_in_warehouse")
+            return None
+        self.scheduled[source.name] += 1
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.article_failed,
+            meta={"source": source.name, "handle_httpstatus_all": True},
+        )
+
+    def parse_article(self, response):
+        self.crawler.stats.inc_value("winnow/pages")
+        yield Page(
+            url=response.url,
+            body=response.body,
+            status=response.status,
+            headers=_headers(response),
+            fetched_at=datetime.now(UTC),
+            source=response.meta["source"],
+        )
+
+    def article_failed(self, failure):
+        reason, detail = failure_reason(failure)
+        request = failure.request
+        self.crawler.stats.inc_value("winnow/pages")
+        self.crawler.stats.inc_value("winnow/download_errors")
+        yield Reject(
+            id=record_id(canonical_url(request.url)),
+            url=request.url,
+            source=request.meta.get("source", ""),
+            reason=reason,
+            detail=detail,
+            fetched_at=datetime.now(UTC),
+        )

@@ -1,0 +1,1 @@
+"""The storage layer: one schema, Hive-partitioned zstd Parquet, atomic files, DuckDB views."""

@@ -1,0 +1,1 @@
+"""The bundled demo: three fictional news sites served on loopback, crawled end to end."""
