@@ -22,11 +22,26 @@ from pipeline.record import Article, Record, Reject, record_id
 from pipeline.trailers import strip_trailers
 from pipeline.urls import canonical_url, site_of
 
-HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml"})
+HTML_TYPES = frozenset(
+    {"", "text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml"}
+)
 #: Leading bytes of formats that are never HTML, whatever the Content-Type says.
 BINARY_MAGIC = (
-    b"%PDF", b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"PK\x03\x04", b"\x1f\x8b", b"BZh",
-    b"\xfd7zXZ", b"RIFF", b"\x00\x00\x00", b"ID3", b"OggS", b"fLaC", b"\x7fELF", b"7z\xbc\xaf",
+    b"%PDF",
+    b"\xff\xd8\xff",
+    b"\x89PNG",
+    b"GIF8",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ",
+    b"RIFF",
+    b"\x00\x00\x00",
+    b"ID3",
+    b"OggS",
+    b"fLaC",
+    b"\x7fELF",
+    b"7z\xbc\xaf",
 )
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
@@ -88,7 +103,12 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
     if not 200 <= page.status < 300:
         return _reject(page, "http_status", f"HTTP {page.status}")
     if len(page.body) > config.max_bytes:
-        return _reject(page, "too_large", f"{len(page.body)} bytes > limit {config.max_bytes}", value=float(len(page.body)))
+        return _reject(
+            page,
+            "too_large",
+            f"{len(page.body)} bytes > limit {config.max_bytes}",
+            value=float(len(page.body)),
+        )
     if page.content_type not in HTML_TYPES:
         return _reject(page, "not_html", f"Content-Type {page.content_type}")
     if not page.body.strip():
@@ -106,7 +126,13 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         trace.encoding, trace.extracted = encoding, found.text
     if not lines:
         if found.js_shell:
-            return _reject(page, "quality:js_shell", "a JavaScript app shell: the page has no text without scripts", title=found.title, value=1.0)
+            return _reject(
+                page,
+                "quality:js_shell",
+                "a JavaScript app shell: the page has no text without scripts",
+                title=found.title,
+                value=1.0,
+            )
         return _reject(page, "empty", "the extractor found no article text", title=found.title)
 
     stripped = strip_trailers(lines, found.title, templates=config.templates)
@@ -115,14 +141,17 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         trace.removed = stripped.removed
     common = {"title": found.title, "text": text or found.text}
     if not text:
-        return _reject(page, "quality:boilerplate_ratio", "every extracted line was a trailer", value=1.0, **common)
+        return _reject(
+            page,
+            "quality:boilerplate_ratio",
+            "every extracted line was a trailer",
+            value=1.0,
+            **common,
+        )
 
     guess = detect_language(text, config.language_backend)
     if trace is not None:
         trace.guess = guess
-    if not guess.lang:
-        return _reject(page, "language", guess.detail, **common)
-
     doc = Doc(
         text=text,
         lang=guess.lang,
@@ -134,14 +163,37 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
     if trace is not None:
         trace.checks = check_all(doc, config.thresholds)
     failed = first_failure(doc, config.thresholds)
-    lang_fields = {"lang": guess.lang, "lang_score": guess.score}
+    lang_fields = {"lang": guess.lang or None, "lang_score": guess.score if guess.lang else None}
     if failed is not None:
         limit = f"{'<' if failed.minimum else '>'} {failed.threshold:g}"
-        return _reject(page, f"quality:{failed.rule}", f"{failed.rule} = {failed.value:.3g} ({limit})", value=failed.value, **common, **lang_fields)
+        return _reject(
+            page,
+            f"quality:{failed.rule}",
+            f"{failed.rule} = {failed.value:.3g} ({limit})",
+            value=failed.value,
+            **common,
+            **lang_fields,
+        )
+    if not guess.lang:
+        return _reject(page, "language", guess.detail, **common)
     if guess.score < config.lang_floor:
-        return _reject(page, "language", f"uncertain language: {guess.lang} at {guess.score:.2f} < {config.lang_floor}", value=guess.score, **common, **lang_fields)
+        return _reject(
+            page,
+            "language",
+            f"uncertain language: {guess.lang} at {guess.score:.2f} < {config.lang_floor}",
+            value=guess.score,
+            **common,
+            **lang_fields,
+        )
     if config.languages and guess.lang not in config.languages:
-        return _reject(page, "language", f"{guess.lang} is not wanted (wanted: {', '.join(config.languages)})", value=guess.score, **common, **lang_fields)
+        return _reject(
+            page,
+            "language",
+            f"{guess.lang} is not wanted (wanted: {', '.join(config.languages)})",
+            value=guess.score,
+            **common,
+            **lang_fields,
+        )
 
     canonical = _canonical(page, found)
     return Article(

@@ -20,7 +20,9 @@ class DuplicateIndex:
         from warehouse.query import dataset
 
         index = cls()
-        table = dataset(warehouse, "articles").to_table(columns=["id", "canonical_url", "content_hash"])
+        table = dataset(warehouse, "articles").to_table(
+            columns=["id", "canonical_url", "content_hash"]
+        )
         for row in table.to_pylist():
             index.urls.setdefault(row["canonical_url"], row["id"])
             if row["content_hash"]:
@@ -31,7 +33,9 @@ class DuplicateIndex:
         """The article itself if it is new (and remember it), else a duplicate Reject."""
         kept = self.urls.get(article.canonical_url)
         if kept is not None:
-            return self._reject(article, "duplicate_url", f"same canonical URL as {kept}", kept, 1.0)
+            return self._reject(
+                article, "duplicate_url", f"same canonical URL as {kept}", kept, 1.0
+            )
         kept = self.hashes.get(article.content_hash)
         if kept is not None:
             return self._reject(article, "duplicate_content", f"same text as {kept}", kept, 1.0)

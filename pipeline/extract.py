@@ -15,7 +15,7 @@ from trafilatura.utils import load_html
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 _SPACE = re.compile(r"\s+")
-_JS_NOTICE = re.compile(r"(enable|activate|turn on|requires?)\W+(your\W+)?javascript|javascript\W+(is\W+)?(required|disabled|must be enabled)", re.I)
+_JS_NOTICE = re.compile(r"javascript|js\b", re.I)
 
 
 @dataclass(slots=True)
@@ -66,7 +66,10 @@ def _is_js_shell(tree: HtmlElement) -> bool:
     if body is None:
         return True
     visible = [
-        t for t in body.xpath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
+        t
+        for t in body.xpath(
+            ".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]"
+        )
         if t.strip()
     ]
     return sum(len(t.split()) for t in visible) < 40
@@ -83,7 +86,9 @@ def parse_html(html: str) -> HtmlElement | None:
 def extract(tree: HtmlElement, url: str) -> Extraction:
     """Run trafilatura (comments excluded, tables kept) and collect metadata and page signals."""
     link_texts = frozenset(s for a in tree.iter("a") if (s := squash(a.text_content()).casefold()))
-    canonical = _first(tree, "//link[@rel='canonical']/@href") or _first(tree, "//meta[@property='og:url']/@content")
+    canonical = _first(tree, "//link[@rel='canonical']/@href") or _first(
+        tree, "//meta[@property='og:url']/@content"
+    )
     html_lang = _first(tree, "/html/@lang")
     js_shell = _is_js_shell(tree)
     doc = bare_extraction(
@@ -95,7 +100,13 @@ def extract(tree: HtmlElement, url: str) -> Extraction:
         deduplicate=False,
     )
     if doc is None:
-        return Extraction(text="", link_texts=link_texts, canonical=canonical, html_lang=html_lang, js_shell=js_shell)
+        return Extraction(
+            text="",
+            link_texts=link_texts,
+            canonical=canonical,
+            html_lang=html_lang,
+            js_shell=js_shell,
+        )
     tags = [t for t in (doc.tags or []) if t] or [t for t in (doc.categories or []) if t]
     return Extraction(
         text=doc.text or "",

@@ -135,7 +135,9 @@ class WarehousePipeline:
 
     def open_spider(self) -> None:
         spider = self.crawler.spider
-        self.writer = WarehouseWriter(self.warehouse, spider.run_id, self.flush_rows, self.flush_seconds)
+        self.writer = WarehouseWriter(
+            self.warehouse, spider.run_id, self.flush_rows, self.flush_seconds
+        )
         self._timer = task.LoopingCall(self.writer.maybe_flush)
         self._timer.start(min(5.0, self.flush_seconds), now=False)
 
@@ -156,7 +158,9 @@ class WarehousePipeline:
         spider = self.crawler.spider
         stats = self.crawler.stats
         reason = stats.get_value("finish_reason") or "finished"
-        errors = int(stats.get_value("winnow/entry_errors", 0)) + int(stats.get_value("log_count/ERROR", 0))
+        errors = int(stats.get_value("winnow/entry_errors", 0)) + int(
+            stats.get_value("log_count/ERROR", 0)
+        )
         self.counters["errors"] = errors
         self.counters["bytes"] = int(stats.get_value("downloader/response_bytes", 0))
         if reason not in ("finished", "closespider_pagecount", "closespider_itemcount"):

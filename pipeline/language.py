@@ -112,7 +112,9 @@ def backend(name: str = "langdetect") -> LanguageBackend:
     try:
         return BACKENDS[name]()
     except KeyError:
-        raise ValueError(f"unknown language backend {name!r}; choose from {sorted(BACKENDS)}") from None
+        raise ValueError(
+            f"unknown language backend {name!r}; choose from {sorted(BACKENDS)}"
+        ) from None
 
 
 def detect_language(text: str, backend_name: str = "langdetect") -> Guess:

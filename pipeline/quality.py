@@ -30,13 +30,18 @@ _TERMINAL = tuple(".!?…。！？:;»\"'”’)؟۔")
 def stopwords() -> dict[str, frozenset[str]]:
     """Function words per language (pipeline/stopwords.toml)."""
     data = tomllib.loads(resources.files("pipeline").joinpath("stopwords.toml").read_text("utf-8"))
-    return {lang: frozenset(unicodedata.normalize("NFKC", w).casefold() for w in words) for lang, words in data.items()}
+    return {
+        lang: frozenset(unicodedata.normalize("NFKC", w).casefold() for w in words)
+        for lang, words in data.items()
+    }
 
 
 @cache
 def junk_phrases() -> dict[str, tuple[str, ...]]:
     """Phrases that mark soft 404s, cookie walls, paywalls and login walls (pipeline/junk_phrases.toml)."""
-    data = tomllib.loads(resources.files("pipeline").joinpath("junk_phrases.toml").read_text("utf-8"))
+    data = tomllib.loads(
+        resources.files("pipeline").joinpath("junk_phrases.toml").read_text("utf-8")
+    )
     return {kind: tuple(entry["phrases"]) for kind, entry in data.items()}
 
 
@@ -110,18 +115,26 @@ def too_short(doc: Doc) -> float:
     return float(doc.word_count)
 
 
+#: A prose line has at least this many words (scripts without spaces: characters / 2.5).
+PROSE_LINE_WORDS = 15
+_LIST_ITEM = ("- ", "* ", "• ", "| ")
+
+
 def _is_prose(line: str, link_texts: frozenset[str]) -> bool:
+    if line.startswith(_LIST_ITEM) or not line.endswith(_TERMINAL):
+        return False
     if " ".join(line.casefold().split()) in link_texts:
         return False
     if _CJK.search(line):
-        return len(line) >= 25 and line.endswith(_TERMINAL)
-    return len(line.split()) >= 8 and line.endswith(_TERMINAL)
+        return len(line) >= PROSE_LINE_WORDS * 2.5
+    return len(line.split()) >= PROSE_LINE_WORDS
 
 
 def not_prose(doc: Doc) -> float:
-    """Share of characters in prose lines: sentences that are not link text.
+    """Share of characters in prose lines: sentences of some length, not list items or link text.
 
-    Index pages, link farms, menus and caption galleries are short lines and links.
+    Index and search pages, link farms, menus and caption galleries are short lines,
+    list items and links; articles are mostly paragraphs.
     """
     total = sum(len(line) for line in doc.lines)
     if not total:
@@ -144,7 +157,9 @@ def repetition(doc: Doc) -> float:
             for k in range(i, i + 5):
                 covered[k] = True
     word_chars = sum(len(w) for w in doc.words)
-    dup_grams = sum(len(w) for w, c in zip(doc.words, covered, strict=True) if c) / max(word_chars, 1)
+    dup_grams = sum(len(w) for w, c in zip(doc.words, covered, strict=True) if c) / max(
+        word_chars, 1
+    )
     return max(dup_lines, dup_grams)
 
 

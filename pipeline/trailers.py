@@ -29,7 +29,9 @@ from importlib import resources
 #: Kinds whose patterns may strip a line anywhere in the body, not just at its edges.
 ANYWHERE_KINDS = frozenset({"photo_credit", "shortcode"})
 #: Kinds that open a trailing section: what follows them, if short, goes with them.
-SECTION_KINDS = frozenset({"comment_form", "comment_count", "related", "newsletter", "share", "follow"})
+SECTION_KINDS = frozenset(
+    {"comment_form", "comment_count", "related", "newsletter", "share", "follow"}
+)
 #: A line longer than this (in words) is article text, whatever a section opener says.
 SECTION_LINE_MAX_WORDS = 16
 #: A tail section opener must sit in the last part of the body to cut what follows.
@@ -94,7 +96,9 @@ class TrailerLibrary:
                 if key:
                     exact.setdefault(key, Trailer(lang, kind, text=entry["text"], anywhere=True))
             elif "pattern" in entry:
-                patterns.append(Trailer(lang, kind, pattern=re.compile(entry["pattern"]), anywhere=anywhere))
+                patterns.append(
+                    Trailer(lang, kind, pattern=re.compile(entry["pattern"]), anywhere=anywhere)
+                )
             else:
                 raise ValueError(f"trailer entry needs 'text' or 'pattern': {entry}")
         return cls(exact, tuple(patterns))
@@ -153,9 +157,9 @@ def strip_trailers(
             reason[i] = ""
         elif title_key and i < 3 and norm[i] == title_key:
             reason[i] = "title"
-        elif (hit := library.exact.get(norm[i])) is not None:
-            reason[i] = hit.rule
-        elif (hit := library.match(norm[i], at_edge=False)) is not None:
+        elif (hit := library.exact.get(norm[i])) is not None or (
+            hit := library.match(norm[i], at_edge=False)
+        ) is not None:
             reason[i] = hit.rule
 
     def edge_claim(k: int) -> bool:
@@ -192,7 +196,9 @@ def _cut_tail_sections(
         if hit is None or hit.kind not in SECTION_KINDS:
             continue
         rest = range(i + 1, n)
-        if all(reason[k] is not None or line_words(lines[k]) <= SECTION_LINE_MAX_WORDS for k in rest):
+        if all(
+            reason[k] is not None or line_words(lines[k]) <= SECTION_LINE_MAX_WORDS for k in rest
+        ):
             reason[i] = reason[i] or hit.rule
             for k in rest:
                 if reason[k] is None:

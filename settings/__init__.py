@@ -61,7 +61,7 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = os.environ.get("WINNOW_LOG_LEVEL", "INFO")
 
-DNS_RESOLVER = "spiders.netguard.GuardedResolver"
+TWISTED_DNS_RESOLVER = "spiders.netguard.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
     "spiders.netguard.AddressGuardMiddleware": 50,
 }

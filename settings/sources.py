@@ -33,8 +33,19 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _KNOWN = {
-    "name", "feeds", "sitemaps", "start_urls", "allowed_domains", "article_pattern", "languages",
-    "interval", "cron", "budget", "lang_floor", "quality", "title",
+    "name",
+    "feeds",
+    "sitemaps",
+    "start_urls",
+    "allowed_domains",
+    "article_pattern",
+    "languages",
+    "interval",
+    "cron",
+    "budget",
+    "lang_floor",
+    "quality",
+    "title",
 }
 
 
@@ -93,7 +104,9 @@ def source_from_dict(data: dict, where: str = "sources.toml") -> Source:
     """Validate one [[source]] table."""
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise SourceError(f"{where}: source {name!r}: field 'name': use lower-case letters, digits, '-' and '_'")
+        raise SourceError(
+            f"{where}: source {name!r}: field 'name': use lower-case letters, digits, '-' and '_'"
+        )
     where = f"{where}: source '{name}'"
     unknown = set(data) - _KNOWN
     if unknown:
@@ -105,7 +118,9 @@ def source_from_dict(data: dict, where: str = "sources.toml") -> Source:
         raise SourceError(f"{where}: needs at least one of 'feeds', 'sitemaps', 'start_urls'")
     domains = data.get("allowed_domains")
     if domains is None:
-        domains = sorted({urlsplit(u).hostname for u in feeds + sitemaps + starts if urlsplit(u).hostname})
+        domains = sorted(
+            {urlsplit(u).hostname for u in feeds + sitemaps + starts if urlsplit(u).hostname}
+        )
     elif not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
         raise SourceError(f"{where}: field 'allowed_domains': expected a list of host names")
     pattern = data.get("article_pattern")
@@ -113,10 +128,16 @@ def source_from_dict(data: dict, where: str = "sources.toml") -> Source:
         try:
             re.compile(pattern)
         except (re.error, TypeError) as exc:
-            raise SourceError(f"{where}: field 'article_pattern': not a regular expression ({exc})") from None
+            raise SourceError(
+                f"{where}: field 'article_pattern': not a regular expression ({exc})"
+            ) from None
     languages = data.get("languages", [])
-    if not isinstance(languages, list) or not all(isinstance(x, str) and re.fullmatch(r"[a-z]{2,3}", x) for x in languages):
-        raise SourceError(f"{where}: field 'languages': expected ISO 639-1 codes like [\"en\", \"fr\"]")
+    if not isinstance(languages, list) or not all(
+        isinstance(x, str) and re.fullmatch(r"[a-z]{2,3}", x) for x in languages
+    ):
+        raise SourceError(
+            f'{where}: field \'languages\': expected ISO 639-1 codes like ["en", "fr"]'
+        )
     try:
         interval = parse_duration(data.get("interval", 3600))
     except ValueError as exc:
@@ -140,7 +161,9 @@ def source_from_dict(data: dict, where: str = "sources.toml") -> Source:
         raise SourceError(f"{where}: field 'quality': expected a table of rule = threshold")
     for rule, value in quality.items():
         if rule not in RULE_NAMES:
-            raise SourceError(f"{where}: field 'quality.{rule}': no such rule (rules: {', '.join(RULE_NAMES)})")
+            raise SourceError(
+                f"{where}: field 'quality.{rule}': no such rule (rules: {', '.join(RULE_NAMES)})"
+            )
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise SourceError(f"{where}: field 'quality.{rule}': expected a number")
     return Source(

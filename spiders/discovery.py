@@ -23,7 +23,12 @@ from lxml import html as lhtml
 #: Decompressed size allowed for a gzipped sitemap.
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024
 
-_XML_PARSER_ARGS = {"resolve_entities": False, "no_network": True, "huge_tree": False, "recover": True}
+_XML_PARSER_ARGS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "huge_tree": False,
+    "recover": True,
+}
 
 # URL paths that are never articles: listing pages, accounts, media and feeds.
 _NOT_ARTICLE = re.compile(
@@ -87,7 +92,13 @@ def kind_of(body: bytes) -> str:
         return "jsonfeed"
     match = re.search(rb"<(?![?!])([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)", head)
     root = match.group(2).lower() if match else b""
-    mapping = {b"rss": "rss", b"feed": "atom", b"rdf": "rdf", b"urlset": "sitemap", b"sitemapindex": "sitemapindex"}
+    mapping = {
+        b"rss": "rss",
+        b"feed": "atom",
+        b"rdf": "rdf",
+        b"urlset": "sitemap",
+        b"sitemapindex": "sitemapindex",
+    }
     return mapping.get(root, "html")
 
 
@@ -119,15 +130,22 @@ def from_feed(body: bytes, base_url: str) -> Iterator[Found]:
             raise DiscoveryError(f"malformed JSON Feed: {exc}") from None
         for item in data.get("items", []) if isinstance(data, dict) else []:
             if isinstance(item, dict) and isinstance(item.get("url"), str):
-                yield Found(urljoin(base_url, item["url"]), published=_date(item.get("date_published")))
+                yield Found(
+                    urljoin(base_url, item["url"]), published=_date(item.get("date_published"))
+                )
         return
     root = parse_xml(body)
     for el in root.iter():
         name = _local(el.tag)
         if name == "item":
-            link = _text(el, "link") or (_text(el, "guid") if (_text(el, "guid") or "").startswith("http") else None)
+            link = _text(el, "link") or (
+                _text(el, "guid") if (_text(el, "guid") or "").startswith("http") else None
+            )
             if link:
-                yield Found(urljoin(base_url, link), published=_date(_text(el, "pubdate") or _text(el, "date")))
+                yield Found(
+                    urljoin(base_url, link),
+                    published=_date(_text(el, "pubdate") or _text(el, "date")),
+                )
         elif name == "entry":
             href = None
             for child in el:
@@ -135,7 +153,10 @@ def from_feed(body: bytes, base_url: str) -> Iterator[Found]:
                     href = child.get("href")
                     break
             if href:
-                yield Found(urljoin(base_url, href), published=_date(_text(el, "published") or _text(el, "updated")))
+                yield Found(
+                    urljoin(base_url, href),
+                    published=_date(_text(el, "published") or _text(el, "updated")),
+                )
 
 
 def from_sitemap(body: bytes, base_url: str) -> Iterator[Found]:
@@ -155,10 +176,14 @@ def from_sitemap(body: bytes, base_url: str) -> Iterator[Found]:
                 cname = _local(child.tag)
                 if cname == "loc" and loc is None:
                     loc = (child.text or "").strip()
-                elif cname in ("publication_date", "lastmod") and (published is None or cname == "publication_date"):
+                elif cname in ("publication_date", "lastmod") and (
+                    published is None or cname == "publication_date"
+                ):
                     published = _date(child.text)
             if loc:
-                yield Found(urljoin(base_url, loc), "sitemap" if name == "sitemap" else "article", published)
+                yield Found(
+                    urljoin(base_url, loc), "sitemap" if name == "sitemap" else "article", published
+                )
             el.clear(keep_tail=False)
     except etree.XMLSyntaxError as exc:
         raise DiscoveryError(f"malformed sitemap: {exc}") from None
@@ -198,7 +223,11 @@ def from_page(body: bytes, base_url: str, min_score: int = 2) -> Iterator[Found]
     seen: set[str] = set()
     for href in tree.xpath("//a/@href"):
         url = urljoin(base_url, str(href).strip()).split("#", 1)[0]
-        if url in seen or urlsplit(url).hostname != host or urlsplit(url).scheme not in ("http", "https"):
+        if (
+            url in seen
+            or urlsplit(url).hostname != host
+            or urlsplit(url).scheme not in ("http", "https")
+        ):
             continue
         seen.add(url)
         if article_score(url) >= min_score:

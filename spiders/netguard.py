@@ -28,8 +28,12 @@ def is_public(ip: str) -> bool:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
         addr = addr.ipv4_mapped
     return not (
-        addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast
-        or addr.is_reserved or addr.is_unspecified
+        addr.is_private
+        or addr.is_loopback
+        or addr.is_link_local
+        or addr.is_multicast
+        or addr.is_reserved
+        or addr.is_unspecified
     )
 
 
@@ -82,7 +86,7 @@ class GuardedResolver(CachingThreadedResolver):
         resolver.allow_private = crawler.settings.getbool("WINNOW_ALLOW_PRIVATE")
         return resolver
 
-    def getHostByName(self, name, timeout=()):  # noqa: N802 - Twisted's interface
+    def getHostByName(self, name, timeout=()):
         d = super().getHostByName(name, timeout)
         if self.allow_private:
             return d

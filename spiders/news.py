@@ -70,7 +70,9 @@ def failure_reason(failure) -> tuple[str, str]:
 class NewsSpider(scrapy.Spider):
     name = "news"
 
-    def __init__(self, sources: str = "", urls: str = "", run_id: str = "", *args, **kwargs) -> None:
+    def __init__(
+        self, sources: str = "", urls: str = "", run_id: str = "", *args, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.source_names = [s for s in sources.split(",") if s]
         self.adhoc_urls = [u for u in re.split(r"[,\s]+", urls) if u]
@@ -86,7 +88,11 @@ class NewsSpider(scrapy.Spider):
         return spider
 
     def _configure(self, settings) -> None:
-        available = load_sources(settings.get("WINNOW_SOURCES") or None) if (self.source_names or not self.adhoc_urls) else {}
+        available = (
+            load_sources(settings.get("WINNOW_SOURCES") or None)
+            if (self.source_names or not self.adhoc_urls)
+            else {}
+        )
         if self.source_names:
             missing = [n for n in self.source_names if n not in available]
             if missing:
@@ -95,7 +101,9 @@ class NewsSpider(scrapy.Spider):
         elif not self.adhoc_urls:
             self.sources = available
         if self.adhoc_urls:
-            self.sources[ADHOC] = source_from_dict({"name": ADHOC, "start_urls": self.adhoc_urls}, "--url")
+            self.sources[ADHOC] = source_from_dict(
+                {"name": ADHOC, "start_urls": self.adhoc_urls}, "--url"
+            )
         domains = {d for s in self.sources.values() for d in s.allowed_domains}
         self.allowed_domains = sorted(domains)
         if not settings.getbool("WINNOW_REFRESH"):
@@ -111,12 +119,14 @@ class NewsSpider(scrapy.Spider):
                     meta={"source": source.name},
                     dont_filter=True,
                 )
-            for host in {urlsplit(u).scheme + "://" + urlsplit(u).netloc for u in source.start_urls}:
+            for host in {
+                urlsplit(u).scheme + "://" + urlsplit(u).netloc for u in source.start_urls
+            }:
                 yield scrapy.Request(
                     host + "/robots.txt",
                     callback=self.parse_entry,
                     errback=self.entry_failed,
-                    meta={"source": source.name, "robots": True},
+                    meta={"source": source.name, "robots": True, "handle_httpstatus_all": True},
                     priority=-1,
                 )
 
@@ -128,7 +138,7 @@ class NewsSpider(scrapy.Spider):
     def parse_entry(self, response):
         """A feed, sitemap, sitemap index, robots.txt or homepage: follow what it lists."""
         source = self.sources[response.meta["source"]]
-        if response.status >= 400:
+        if response.status >= 400 or (response.meta.get("robots") and response.status != 200):
             if not response.meta.get("robots"):
                 self.logger.warning("entry point %s: HTTP %s", response.url, response.status)
                 self.crawler.stats.inc_value("winnow/entry_errors")
@@ -145,7 +155,12 @@ class NewsSpider(scrapy.Spider):
         pattern = re.compile(source.article_pattern) if source.article_pattern else None
         for item in found:
             if item.kind == "sitemap":
-                yield response.follow(item.url, callback=self.parse_entry, errback=self.entry_failed, meta={"source": source.name})
+                yield response.follow(
+                    item.url,
+                    callback=self.parse_entry,
+                    errback=self.entry_failed,
+                    meta={"source": source.name},
+                )
                 continue
             if pattern and not pattern.search(item.url):
                 continue

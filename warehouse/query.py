@@ -18,7 +18,11 @@ from warehouse import schema
 from warehouse.layout import UNKNOWN_LANG
 from warehouse.storage import Root, open_root
 
-_HIVE_TYPES = {"articles": "{'date': DATE, 'lang': VARCHAR}", "rejects": "{'date': DATE}", "runs": None}
+_HIVE_TYPES = {
+    "articles": "{'date': DATE, 'lang': VARCHAR}",
+    "rejects": "{'date': DATE}",
+    "runs": None,
+}
 _PARTITION_TYPES = {"date": pa.date32(), "lang": pa.string()}
 
 
@@ -26,15 +30,25 @@ def _has_files(root: Root, table: str) -> bool:
     from pyarrow import fs as pafs
 
     try:
-        infos = root.fs.get_file_info(pafs.FileSelector(root.path(table), recursive=True, allow_not_found=True))
+        infos = root.fs.get_file_info(
+            pafs.FileSelector(root.path(table), recursive=True, allow_not_found=True)
+        )
     except OSError:
         return False
-    return any(i.type == pafs.FileType.File and i.base_name.endswith(".parquet") and not i.base_name.startswith(".") for i in infos)
+    return any(
+        i.type == pafs.FileType.File
+        and i.base_name.endswith(".parquet")
+        and not i.base_name.startswith(".")
+        for i in infos
+    )
 
 
 def _empty_select(table: str) -> str:
-    cols = [f"CAST(NULL AS {duckdb_type(f.type)}) AS \"{f.name}\"" for f in schema.TABLES[table]]
-    cols += [f"CAST(NULL AS {duckdb_type(_PARTITION_TYPES[k])}) AS \"{k}\"" for k in schema.PARTITIONS[table]]
+    cols = [f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in schema.TABLES[table]]
+    cols += [
+        f'CAST(NULL AS {duckdb_type(_PARTITION_TYPES[k])}) AS "{k}"'
+        for k in schema.PARTITIONS[table]
+    ]
     return f"SELECT {', '.join(cols)} WHERE false"
 
 
@@ -70,7 +84,9 @@ def _configure_s3(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def connect(warehouse: str | Root, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    warehouse: str | Root, con: duckdb.DuckDBPyConnection | None = None
+) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the three views defined over the warehouse."""
     root = warehouse if isinstance(warehouse, Root) else open_root(warehouse)
     con = con or duckdb.connect(":memory:")
@@ -79,8 +95,14 @@ def connect(warehouse: str | Root, con: duckdb.DuckDBPyConnection | None = None)
     for table in schema.TABLES:
         if _has_files(root, table):
             hive = _HIVE_TYPES[table]
-            options = f", hive_partitioning=true, hive_types={hive}" if hive else ", hive_partitioning=false"
-            select = f"SELECT * FROM read_parquet('{root.glob_uri(table)}', union_by_name=true{options})"
+            options = (
+                f", hive_partitioning=true, hive_types={hive}"
+                if hive
+                else ", hive_partitioning=false"
+            )
+            select = (
+                f"SELECT * FROM read_parquet('{root.glob_uri(table)}', union_by_name=true{options})"
+            )
         else:
             select = _empty_select(table)
         con.execute(f"CREATE OR REPLACE VIEW {table} AS {select}")
@@ -91,11 +113,21 @@ def dataset(warehouse: str | Root, table: str = "articles") -> ds.Dataset:
     """A pyarrow dataset of one table (Hive partitioning, union schema), for notebooks and Spark-like use."""
     root = warehouse if isinstance(warehouse, Root) else open_root(warehouse)
     keys = schema.PARTITIONS[table]
-    partitioning = ds.partitioning(pa.schema([(k, _PARTITION_TYPES[k]) for k in keys]), flavor="hive") if keys else None
+    partitioning = (
+        ds.partitioning(pa.schema([(k, _PARTITION_TYPES[k]) for k in keys]), flavor="hive")
+        if keys
+        else None
+    )
     full = pa.schema(list(schema.TABLES[table]) + [pa.field(k, _PARTITION_TYPES[k]) for k in keys])
     if not _has_files(root, table):
         return ds.dataset(pa.Table.from_pylist([], schema=full))
-    return ds.dataset(root.path(table), filesystem=root.fs, format="parquet", partitioning=partitioning, schema=full)
+    return ds.dataset(
+        root.path(table),
+        filesystem=root.fs,
+        format="parquet",
+        partitioning=partitioning,
+        schema=full,
+    )
 
 
 __all__ = ["UNKNOWN_LANG", "connect", "dataset"]

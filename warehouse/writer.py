@@ -9,6 +9,8 @@ host, pid and a sequence number, so concurrent writers never collide.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import os
 import time
@@ -34,6 +36,8 @@ from warehouse.storage import Root, open_root
 log = logging.getLogger(__name__)
 
 ROW_GROUP_ROWS = 64 * 1024
+#: One sequence per process, shared by every writer in it, so names never repeat.
+_SEQUENCE = itertools.count(1)
 #: Temporary files older than this are a dead writer's leftovers.
 STALE_TMP_SECONDS = 6 * 3600
 
@@ -66,10 +70,8 @@ def write_table(root: Root, directory: str, name: str, table: pa.Table) -> str:
             root.fs.move(target, final)
     except OSError as exc:
         if target != final:
-            try:
+            with contextlib.suppress(OSError):
                 root.fs.delete_file(target)
-            except OSError:
-                pass
         raise WarehouseError(f"could not write {final}: {exc}") from exc
     return final
 
@@ -77,13 +79,14 @@ def write_table(root: Root, directory: str, name: str, table: pa.Table) -> str:
 class WarehouseWriter:
     """Buffers articles, rejects and run rows and writes them as Parquet files."""
 
-    def __init__(self, root: str | Root, run_id: str, max_rows: int = 5000, max_age: float = 30.0) -> None:
+    def __init__(
+        self, root: str | Root, run_id: str, max_rows: int = 5000, max_age: float = 30.0
+    ) -> None:
         self.root = root if isinstance(root, Root) else open_root(root)
         self.run_id = run_id
         self.max_rows = max_rows
         self.max_age = max_age
         self.tag = writer_tag(run_id)
-        self._seq = 0
         self._buffers: dict[tuple[str, tuple[str, ...]], _Buffer] = defaultdict(_Buffer)
         self.files_written: list[str] = []
         self.rows_written = 0
@@ -92,7 +95,9 @@ class WarehouseWriter:
     def add(self, record: Article | Reject) -> None:
         if isinstance(record, Article):
             day = valid_date(record.fetched_at.date())
-            self._append("articles", (day, valid_lang(record.lang)), schema.article_row(record, self.run_id))
+            self._append(
+                "articles", (day, valid_lang(record.lang)), schema.article_row(record, self.run_id)
+            )
         else:
             day = valid_date(record.fetched_at.date())
             self._append("rejects", (day,), schema.reject_row(record, self.run_id))
@@ -123,9 +128,8 @@ class WarehouseWriter:
             if not buf.rows:
                 continue
             arrow = pa.Table.from_pylist(buf.rows, schema=schema.with_version(schema.TABLES[table]))
-            self._seq += 1
             directory = partition_dir(table, schema.PARTITIONS[table], values)
-            path = write_table(self.root, directory, file_name(self.tag, self._seq), arrow)
+            path = write_table(self.root, directory, file_name(self.tag, next(_SEQUENCE)), arrow)
             self.files_written.append(path)
             self.rows_written += len(buf.rows)
             del self._buffers[(table, values)]
@@ -155,7 +159,7 @@ def remove_stale_tmp(root: Root) -> int:
 
 def _writer_is_dead(name: str) -> bool:
     """True for a temporary file written on this host by a process that no longer exists."""
-    head, pid, _seq = (name[len(TMP_PREFIX) :].rsplit("-", 2) + ["", ""])[:3]
+    head, pid, _seq = ([*name[len(TMP_PREFIX) :].rsplit("-", 2), "", ""])[:3]
     if not pid.isdigit() or not head.endswith("-" + host_tag()):
         return False
     try:

@@ -15,7 +15,11 @@ def default_warehouse() -> str:
 
 
 def _add_warehouse(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--warehouse", default=default_warehouse(), help="warehouse root: a directory or s3://bucket/prefix (default: ./data or $WINNOW_WAREHOUSE)")
+    p.add_argument(
+        "--warehouse",
+        default=default_warehouse(),
+        help="warehouse root: a directory or s3://bucket/prefix (default: ./data or $WINNOW_WAREHOUSE)",
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -55,23 +59,36 @@ def _page_from_file(name: str, url: str | None):
     else:
         body = Path(name).read_bytes()
         default_url = Path(name).resolve().as_uri()
-    return Page(url=url or default_url, body=body, headers={"content-type": "text/html"}, fetched_at=datetime.now(UTC))
+    return Page(
+        url=url or default_url,
+        body=body,
+        headers={"content-type": "text/html"},
+        fetched_at=datetime.now(UTC),
+    )
 
 
 def _explain(name: str, record, trace) -> str:
-    out = [f"== {name}", f"url: {record.url}", f"verdict: {'kept' if record.kept else 'rejected: ' + record.reason}"]
+    out = [
+        f"== {name}",
+        f"url: {record.url}",
+        f"verdict: {'kept' if record.kept else 'rejected: ' + record.reason}",
+    ]
     if not record.kept:
         out.append(f"detail: {record.detail}")
     out.append(f"encoding: {trace.encoding}")
     if trace.guess is not None:
-        out.append(f"language: {trace.guess.lang or '?'} ({trace.guess.score:.3f}) {trace.guess.detail}")
+        out.append(
+            f"language: {trace.guess.lang or '?'} ({trace.guess.score:.3f}) {trace.guess.detail}"
+        )
     out.append("stripped lines:")
     out += [f"  - {line!r}  <- {why}" for line, why in trace.removed if why] or ["  (none)"]
     out.append("quality rules (value vs threshold):")
     for check in trace.checks:
         value = "n/a" if check.value is None else f"{check.value:.3f}"
         op = ">=" if check.minimum else "<="
-        out.append(f"  {'FAIL' if check.failed else 'ok  '} quality:{check.rule:<18} {value:>9}  (must be {op} {check.threshold:g})")
+        out.append(
+            f"  {'FAIL' if check.failed else 'ok  '} quality:{check.rule:<18} {value:>9}  (must be {op} {check.threshold:g})"
+        )
     out.append("text:")
     out.append(record.text or "")
     return "\n".join(out)
@@ -80,7 +97,9 @@ def _explain(name: str, record, trace) -> str:
 def cmd_extract(args: argparse.Namespace) -> int:
     from pipeline.clean import CleanConfig, Trace, clean
 
-    config = CleanConfig(languages=tuple(args.languages or ()), language_backend=args.language_backend)
+    config = CleanConfig(
+        languages=tuple(args.languages or ()), language_backend=args.language_backend
+    )
     for name in args.files:
         try:
             page = _page_from_file(name, args.url)
@@ -104,7 +123,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
             "lang_score": record.lang_score,
         }
         if record.kept:
-            out.update(author=record.author, published=record.published, sitename=record.sitename, canonical_url=record.canonical_url, tags=record.tags, word_count=record.word_count)
+            out.update(
+                author=record.author,
+                published=record.published,
+                sitename=record.sitename,
+                canonical_url=record.canonical_url,
+                tags=record.tags,
+                word_count=record.word_count,
+            )
         print(json.dumps(out, ensure_ascii=False, default=str))
     return 0
 
@@ -134,7 +160,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         pacsv.write_csv(table, args.output or sys.stdout.buffer)
     elif fmt == "json":
         cols = rel.columns
-        lines = [json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str) for row in rel.fetchall()]
+        lines = [
+            json.dumps(dict(zip(cols, row, strict=True)), ensure_ascii=False, default=str)
+            for row in rel.fetchall()
+        ]
         text = "\n".join(lines)
         if args.output:
             Path(args.output).write_text(text + "\n")
@@ -153,7 +182,9 @@ def cmd_query(args: argparse.Namespace) -> int:
 def _render_table(rel) -> str:
     cols = rel.columns
     rows = rel.fetchall()
-    cells = [cols] + [["" if v is None else str(v).replace("\n", "\\n") for v in row] for row in rows]
+    cells = [cols] + [
+        ["" if v is None else str(v).replace("\n", "\\n") for v in row] for row in rows
+    ]
     widths = [min(60, max(len(r[i]) for r in cells)) for i in range(len(cols))]
     lines = []
     for k, row in enumerate(cells):
@@ -205,7 +236,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
     for s in sources.values():
         langs = ",".join(s.languages) or "any"
         every = s.cron or f"every {s.interval:g}s"
-        print(f"{s.name}\t{langs}\t{every}\tbudget {s.budget}\t{len(s.entry_points)} entry point(s)")
+        print(
+            f"{s.name}\t{langs}\t{every}\tbudget {s.budget}\t{len(s.entry_points)} entry point(s)"
+        )
     return 0
 
 
@@ -213,25 +246,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winnow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="serve the bundled demo sites on loopback, crawl them, print the report")
+    p = sub.add_parser(
+        "demo", help="serve the bundled demo sites on loopback, crawl them, print the report"
+    )
     _add_warehouse(p)
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("crawl", help="crawl sources from sources.toml and/or URLs")
     p.add_argument("sources", nargs="*", help="source names (default: all in sources.toml)")
-    p.add_argument("--url", action="append", default=[], help="a feed, sitemap or homepage URL (repeatable)")
+    p.add_argument(
+        "--url", action="append", default=[], help="a feed, sitemap or homepage URL (repeatable)"
+    )
     _add_warehouse(p)
-    p.add_argument("--sources-file", default=None, help="sources file (default: settings/sources.toml)")
-    p.add_argument("--allow-private", action="store_true", help="allow loopback and private addresses")
-    p.add_argument("--refresh", action="store_true", help="fetch again URLs already in the warehouse")
+    p.add_argument(
+        "--sources-file", default=None, help="sources file (default: settings/sources.toml)"
+    )
+    p.add_argument(
+        "--allow-private", action="store_true", help="allow loopback and private addresses"
+    )
+    p.add_argument(
+        "--refresh", action="store_true", help="fetch again URLs already in the warehouse"
+    )
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=cmd_crawl)
 
     p = sub.add_parser("extract", help="run the cleaning stage on saved HTML files")
     p.add_argument("files", nargs="+", help="HTML files ('-' reads standard input)")
     p.add_argument("--url", default=None, help="the URL the page was fetched from")
-    p.add_argument("--explain", action="store_true", help="show stripped lines and every rule's value")
+    p.add_argument(
+        "--explain", action="store_true", help="show stripped lines and every rule's value"
+    )
     p.add_argument("--languages", nargs="*", help="wanted languages (default: any)")
     p.add_argument("--language-backend", default="langdetect", choices=["langdetect", "fasttext"])
     p.set_defaults(func=cmd_extract)
@@ -243,12 +288,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=None, help="write the result to this file")
     p.set_defaults(func=cmd_query)
 
-    p = sub.add_parser("stats", help="where the pages went: articles per source and language, rejects per reason")
+    p = sub.add_parser(
+        "stats", help="where the pages went: articles per source and language, rejects per reason"
+    )
     _add_warehouse(p)
     p.add_argument("--run", default=None, help="only this run id")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("discover", help="print the article URLs a feed, sitemap or page lists, without fetching them")
+    p = sub.add_parser(
+        "discover",
+        help="print the article URLs a feed, sitemap or page lists, without fetching them",
+    )
     p.add_argument("url")
     p.add_argument("--allow-private", action="store_true")
     p.set_defaults(func=cmd_discover)

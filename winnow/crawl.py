@@ -49,9 +49,11 @@ def run_crawl(
         LOG_LEVEL=log_level,
         **(extra or {}),
     )
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler("news")
-    process.crawl(crawler, sources=",".join(sources or []), urls=",".join(urls or []), run_id=run_id)
+    process.crawl(
+        crawler, sources=",".join(sources or []), urls=",".join(urls or []), run_id=run_id
+    )
     process.start()
     stats = dict(crawler.stats.get_stats() or {})
     stats["run_id"] = run_id

@@ -18,7 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-TEXT_TYPES = {".html": "text/html; charset=utf-8", ".xml": "application/xml", ".json": "application/json", ".txt": "text/plain; charset=utf-8"}
+TEXT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+}
 
 #: A route handler gets the request handler and writes the whole response itself.
 Route = Callable[[BaseHTTPRequestHandler], None]
@@ -48,7 +53,7 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: object) -> None:  # quiet
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's interface
+        def do_GET(self) -> None:
             path = unquote(urlsplit(self.path).path)
             with lock:
                 site.hits[path] = site.hits.get(path, 0) + 1
@@ -58,7 +63,9 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
                 return
             body, ctype = self._file(path)
             if body is None:
-                self.send_bytes(404, b"<html><body><h1>Not Found</h1></body></html>", "text/html; charset=utf-8")
+                self.send_bytes(
+                    404, b"<html><body><h1>Not Found</h1></body></html>", "text/html; charset=utf-8"
+                )
                 return
             self.send_bytes(200, body, ctype)
 
@@ -72,12 +79,18 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
             if site.root.resolve() not in target.parents or not target.is_file():
                 return None, ""
             data = target.read_bytes()
-            ctype = TEXT_TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            ctype = (
+                TEXT_TYPES.get(target.suffix)
+                or mimetypes.guess_type(target.name)[0]
+                or "application/octet-stream"
+            )
             if target.suffix in TEXT_TYPES:
                 data = data.replace(b"{{BASE}}", site.base.encode())
             return data, ctype
 
-        def send_bytes(self, status: int, body: bytes, ctype: str, headers: Mapping[str, str] | None = None) -> None:
+        def send_bytes(
+            self, status: int, body: bytes, ctype: str, headers: Mapping[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
@@ -99,7 +112,9 @@ def serve(sites: list[Site]) -> Iterator[dict[str, Site]]:
             server.daemon_threads = True
             site.server = server
             site.base = f"http://127.0.0.1:{server.server_address[1]}"
-            thread = threading.Thread(target=server.serve_forever, name=f"site-{site.name}", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever, name=f"site-{site.name}", daemon=True
+            )
             thread.start()
             threads.append(thread)
         yield {site.name: site for site in sites}

@@ -1,0 +1,67 @@
+"""Shared fixtures: local sites on 127.0.0.1, a warehouse directory, the winnow CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from winnow.demo.run import demo_sites, write_sources
+from winnow.demo.server import Site, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def winnow_cmd(
+    *args: str, env: dict | None = None, timeout: float = 240, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the installed `winnow` CLI in a fresh process (each crawl needs its own reactor)."""
+    full_env = {**os.environ, "WINNOW_LOG_LEVEL": "WARNING", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "winnow.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=ROOT,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"winnow {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-5000:]}"
+        )
+    return proc
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_server():
+    """The bundled demo sites, served on loopback for the whole session."""
+    sites, meta = demo_sites()
+    with serve(sites) as served:
+        yield served, meta
+
+
+@pytest.fixture
+def demo_sources(demo_server, tmp_path: Path) -> Path:
+    served, meta = demo_server
+    return write_sources(served, meta, tmp_path / "sources.toml")
+
+
+@pytest.fixture
+def site_factory(tmp_path: Path):
+    """Serve folders (or route tables) as sites: `with site_factory(Site(...), ...) as sites:`."""
+
+    def make(*sites: Site):
+        return serve(list(sites))
+
+    return make
