@@ -1,0 +1,60 @@
+"""Language identification: deterministic, sampled, honest about what it cannot tell."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from pipeline.language import SAMPLE_CHARS, detect_language, sample_text
+
+PAGES = Path(__file__).resolve().parents[1] / "trailer_pages"
+LANGS = ["en", "es", "pt", "fr", "de", "it", "ru", "ar", "fa", "tr", "id", "nl", "pl", "ja", "zh"]
+
+
+def article(lang: str) -> str:
+    return "\n".join(json.loads((PAGES / f"{lang}.json").read_text("utf-8"))["paragraphs"])
+
+
+@pytest.mark.parametrize("backend", ["langdetect", "fasttext"])
+def test_fifteen_languages_are_identified(backend: str) -> None:
+    wrong = {}
+    for lang in LANGS:
+        guess = detect_language(article(lang), backend)
+        if not guess.lang.startswith(lang[:2]) and not (
+            lang == "zh" and guess.lang.startswith("zh")
+        ):
+            wrong[lang] = guess
+    assert not wrong
+
+
+def _detect_all(_: int) -> list[tuple[str, float]]:
+    return [(g.lang, round(g.score, 6)) for g in (detect_language(article(lang)) for lang in LANGS)]
+
+
+def test_same_text_same_answer_in_every_worker_process() -> None:
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(_detect_all, [0, 1])
+    assert first == second == _detect_all(2)
+
+
+def test_sample_is_bounded_and_spread_over_the_leading_text() -> None:
+    text = " ".join(f"word{i}" for i in range(5000))
+    sample = sample_text(text)
+    assert len(sample) <= SAMPLE_CHARS + 40
+    assert "word0 " in sample and "word2500" not in sample[:50]
+
+
+def test_non_linguistic_text_is_undetermined_with_a_reason() -> None:
+    guess = detect_language("12 34 56 -- 78 / 90")
+    assert guess.lang == "" and "no letters" in guess.detail
+
+
+def test_a_mixed_page_is_judged_on_the_article() -> None:
+    english = article("en")
+    arabic_comments = "\n".join(
+        json.loads((PAGES / "ar.json").read_text("utf-8"))["paragraphs"][:2]
+    )
+    assert detect_language(english + "\n" + arabic_comments).lang == "en"
