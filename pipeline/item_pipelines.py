@@ -24,11 +24,17 @@ from twisted.internet import task
 
 from pipeline.clean import CleanConfig, clean
 from pipeline.duplicates import DuplicateIndex
+from pipeline.fingerprints import content_hash
 from pipeline.page import Page
+from pipeline.quality import count_words
 from pipeline.record import Article, Reject, record_id
+from pipeline.templates import SiteTemplates, TemplateHold, strip_template_lines
 from pipeline.urls import canonical_url
 from warehouse import schema
+from warehouse.state import read_json, write_json
 from warehouse.writer import WarehouseWriter
+
+TEMPLATES_STATE = "templates.json"
 
 
 def _worker_init() -> None:
@@ -140,21 +146,43 @@ class WarehousePipeline:
         )
         self._timer = task.LoopingCall(self.writer.maybe_flush)
         self._timer.start(min(5.0, self.flush_seconds), now=False)
+        saved = read_json(self.writer.root, TEMPLATES_STATE, {})
+        self.templates = TemplateHold(SiteTemplates.from_dict(saved or {}))
 
     def process_item(self, item):
-        if isinstance(item, Article | Reject):
-            self.writer.add(item)
-            self.counters["pages"] += 1
-            if isinstance(item, Article):
-                self.counters["articles"] += 1
-            else:
-                self.counters["rejects"] += 1
-                self.reasons[item.reason] += 1
+        if isinstance(item, Article):
+            for ready in self.templates.admit(item.site, item, item.text.splitlines()):
+                self._write(self._strip_templates(ready))
+        elif isinstance(item, Reject):
+            self._write(item)
         return item
+
+    def _strip_templates(self, article: Article) -> Article:
+        """Remove the site's learned template lines (see pipeline/templates.py)."""
+        kept, removed = strip_template_lines(
+            article.text.splitlines(), self.templates.stats.templates(article.site)
+        )
+        if removed and kept:
+            article.text = "\n".join(kept)
+            article.word_count = count_words(article.text)
+            article.content_hash = content_hash(article.text)
+        return article
+
+    def _write(self, record: Article | Reject) -> None:
+        self.writer.add(record)
+        self.counters["pages"] += 1
+        if isinstance(record, Article):
+            self.counters["articles"] += 1
+        else:
+            self.counters["rejects"] += 1
+            self.reasons[record.reason] += 1
 
     def close_spider(self) -> None:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
+        for held in self.templates.drain():
+            self._write(self._strip_templates(held))
+        write_json(self.writer.root, TEMPLATES_STATE, self.templates.stats.to_dict())
         spider = self.crawler.spider
         stats = self.crawler.stats
         reason = stats.get_value("finish_reason") or "finished"
