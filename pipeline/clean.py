@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pipeline.decode import decode_html
-from pipeline.extract import Extraction, extract, parse_html
+from pipeline.decode import UndecodableError, decode_html
+from pipeline.extract import MAX_DEPTH, Extraction, cut_by_depth, extract, parse_html
 from pipeline.fingerprints import content_hash
 from pipeline.language import Guess, detect_language
 from pipeline.page import Page
@@ -116,10 +116,19 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
     if looks_binary(page.body):
         return _reject(page, "not_html", f"binary body served as {page.content_type or 'no type'}")
 
-    html, encoding = decode_html(page.body, page.headers.get("content-type", ""))
+    try:
+        html, encoding = decode_html(page.body, page.headers.get("content-type", ""))
+    except UndecodableError as exc:
+        return _reject(page, "encoding", str(exc))
     tree = parse_html(html)
     if tree is None:
         return _reject(page, "empty", "the body does not parse as HTML")
+    if cut_by_depth(tree):
+        return _reject(
+            page,
+            "too_deep",
+            f"markup nested {MAX_DEPTH}+ levels deep: the HTML parser stops there, the rest is unread",
+        )
     found = extract(tree, page.url)
     lines = [line.strip() for line in found.text.splitlines() if line.strip()]
     if trace is not None:
@@ -210,6 +219,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         content_hash=content_hash(text),
         word_count=doc.word_count,
         http_status=page.status,
+        requested_url=page.requested_url,
         author=found.author,
         published=found.published,
         sitename=found.sitename,

@@ -26,6 +26,8 @@ class Page:
     headers: Mapping[str, str] = field(default_factory=dict)
     fetched_at: datetime = field(default_factory=utcnow)
     source: str = ""
+    #: The URL first asked for, when redirects led elsewhere.
+    requested_url: str | None = None
 
     @property
     def content_type(self) -> str:

@@ -45,6 +45,8 @@ class Article:
     spin_score: float | None = None
     minhash: bytes | None = None
     skeleton_hash: bytes | None = None
+    #: The URL first asked for, when redirects led to `url`.
+    requested_url: str | None = None
 
     @property
     def kept(self) -> bool:

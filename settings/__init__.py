@@ -64,6 +64,7 @@ LOG_LEVEL = os.environ.get("WINNOW_LOG_LEVEL", "INFO")
 TWISTED_DNS_RESOLVER = "spiders.netguard.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
     "spiders.netguard.AddressGuardMiddleware": 50,
+    "spiders.seen.SeenUrlsMiddleware": 60,
 }
 ITEM_PIPELINES = {
     "pipeline.item_pipelines.CleanPipeline": 100,

@@ -29,9 +29,13 @@ from pipeline.urls import canonical_url
 from settings.sources import Source, load_sources, source_from_dict
 from spiders.discovery import DiscoveryError, discover
 from spiders.netguard import RefusedAddress
-from spiders.seen import SeenUrls
+from spiders.seen import AlreadySeen, SeenUrls
 
 ADHOC = "adhoc"
+RUN_ID_FILE = "winnow_run_id"
+#: Error responses reach the article callback (and become `http_status` rejects);
+#: redirects do not, so the redirect middleware still follows them.
+ERROR_STATUSES = list(range(400, 600))
 
 
 def _headers(response: scrapy.http.Response) -> dict[str, str]:
@@ -60,7 +64,7 @@ def failure_reason(failure) -> tuple[str, str]:
     if failure.check(HttpError):
         return "http_status", f"HTTP {exc.response.status}"
     text = str(exc) or type(exc).__name__
-    if "maxsize" in text.lower() or "exceeds" in text.lower():
+    if any(word in text.lower() for word in ("maxsize", "max size", "exceeds")):
         return "too_large", text
     if failure.check(ResponseNeverReceived):
         return "download_error", f"no response: {text}"
@@ -80,6 +84,7 @@ class NewsSpider(scrapy.Spider):
         self.sources: dict[str, Source] = {}
         self.scheduled: Counter[str] = Counter()
         self.seen: SeenUrls | None = None
+        self.shared_frontier = False
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -106,8 +111,26 @@ class NewsSpider(scrapy.Spider):
             )
         domains = {d for s in self.sources.values() for d in s.allowed_domains}
         self.allowed_domains = sorted(domains)
-        if not settings.getbool("WINNOW_REFRESH"):
-            self.seen = SeenUrls.from_warehouse(settings.get("WINNOW_WAREHOUSE"))
+        resumed = self._resume_run_id(settings.get("JOBDIR"))
+        self.shared_frontier = bool(settings.get("REDIS_URL"))
+        if settings.getbool("WINNOW_REFRESH") and not resumed:
+            self.seen = SeenUrls()
+        else:
+            self.seen = SeenUrls.from_warehouse(settings.get("WINNOW_WAREHOUSE"), self.run_id if resumed else None)
+
+    def _resume_run_id(self, jobdir: str | None) -> bool:
+        """With a JOBDIR, a resumed crawl keeps its run id; True when resuming."""
+        if not jobdir:
+            return False
+        from pathlib import Path
+
+        path = Path(jobdir) / RUN_ID_FILE
+        if path.exists():
+            self.run_id = path.read_text().strip() or self.run_id
+            return True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.run_id)
+        return False
 
     async def start(self):
         for source in self.sources.values():
@@ -172,16 +195,19 @@ class NewsSpider(scrapy.Spider):
         if self.scheduled[source.name] >= source.budget:
             self.crawler.stats.inc_value("winnow/over_budget")
             return None
-        key = canonical_url(url)
-        if self.seen is not None and self.seen.contains(key):
-            self.crawler.stats.inc_value("winnow/already_in_warehouse")
+        if self.seen is not None and self.seen.contains(canonical_url(url)):
+            self.crawler.stats.inc_value("winnow/already_seen")
             return None
         self.scheduled[source.name] += 1
+        # Without a shared frontier, SeenUrlsMiddleware is the duplicate filter for
+        # articles: unlike Scrapy's, it never remembers a page that was not written,
+        # so a killed crawl refetches what it lost.
         return scrapy.Request(
             url,
             callback=self.parse_article,
             errback=self.article_failed,
-            meta={"source": source.name, "handle_httpstatus_all": True},
+            meta={"source": source.name, "handle_httpstatus_list": ERROR_STATUSES, "article": True},
+            dont_filter=not self.shared_frontier,
         )
 
     def parse_article(self, response):
@@ -193,9 +219,12 @@ class NewsSpider(scrapy.Spider):
             headers=_headers(response),
             fetched_at=datetime.now(UTC),
             source=response.meta["source"],
+            requested_url=(response.meta.get("redirect_urls") or [None])[0],
         )
 
     def article_failed(self, failure):
+        if failure.check(AlreadySeen):
+            return
         reason, detail = failure_reason(failure)
         request = failure.request
         self.crawler.stats.inc_value("winnow/pages")

@@ -27,6 +27,7 @@ ARTICLES = pa.schema(
         pa.field("id", pa.string(), nullable=False),
         pa.field("url", pa.string(), nullable=False),
         pa.field("canonical_url", pa.string(), nullable=False),
+        pa.field("requested_url", pa.string()),
         pa.field("source", pa.string()),
         pa.field("site", pa.string()),
         pa.field("title", pa.string()),

@@ -1,0 +1,200 @@
+"""The news spider against a real local server: politeness, failures, redirects, increments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import winnow_cmd
+from tests.sites import Story, stories_from_trailer_pages, write_site
+from warehouse.query import connect
+from winnow.demo.server import Site
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 20
+
+
+def status(code: int, body: bytes = b"<html><body>Service unavailable</body></html>"):
+    return lambda h: h.send_bytes(code, body, "text/html; charset=utf-8")
+
+
+def redirect(target: str, code: int = 301):
+    return lambda h: h.send_bytes(code, b"", "text/html", {"Location": target})
+
+
+def rows(warehouse: Path, sql: str) -> dict[str, str]:
+    return dict(connect(warehouse).execute(sql).fetchall())
+
+
+@pytest.fixture
+def news_site(tmp_path: Path):
+    stories = stories_from_trailer_pages(["en", "fr", "es"])
+    moved = Story(
+        "2026/11/05/moved-story", "Moved", stories_from_trailer_pages(["de"])[0].paragraphs, "de"
+    )
+    secret = Story(
+        "private/2026/11/05/secret-story",
+        "Secret",
+        stories_from_trailer_pages(["it"])[0].paragraphs,
+        "it",
+    )
+    write_site(
+        tmp_path / "site", [moved]
+    )  # its page; reachable only through the /old/ redirect chain
+    root = write_site(tmp_path / "site", [*stories, secret])  # feed and sitemap without it
+    extra = ["/broken/", "/binary/", "/huge/", "/old/", "/private/2026/11/05/secret-story/"]
+    sitemap = root / "sitemap.xml"
+    sitemap.write_text(
+        sitemap.read_text().replace(
+            "</urlset>",
+            "".join(f"<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in extra if "secret" not in p)
+            + "</urlset>",
+        )
+    )
+    robots = b"User-agent: *\nDisallow: /private/\n"
+    routes = {
+        "/robots.txt": lambda h: h.send_bytes(200, robots, "text/plain"),
+        "/broken/": status(503),
+        "/binary/": lambda h: h.send_bytes(200, JPEG, "text/html"),
+        "/huge/": lambda h: h.send_bytes(
+            200, b"<html><body>" + b"<p>big page text</p>" * 80_000 + b"</body></html>", "text/html"
+        ),
+        "/old/": redirect("/older/"),
+        "/older/": redirect("/2026/11/05/moved-story/", 302),
+    }
+    return Site("news", root, routes=routes), stories
+
+
+def crawl(site: Site, warehouse: Path, *extra: str) -> None:
+    winnow_cmd(
+        "crawl",
+        "--url",
+        site.url("/sitemap.xml"),
+        "--url",
+        site.url("/private/2026/11/05/secret-story/"),
+        "--warehouse",
+        str(warehouse),
+        "--allow-private",
+        *extra,
+        env={"WINNOW_MAXSIZE": str(1024 * 1024)},
+    )
+
+
+def test_crawl_outcomes_and_a_second_run_that_fetches_nothing_new(
+    news_site, site_factory, warehouse: Path
+) -> None:
+    site, stories = news_site
+    with site_factory(site):
+        crawl(site, warehouse)
+        first_hits = dict(site.hits)
+        articles = rows(
+            warehouse, "select regexp_replace(url, '^http://[^/]+', ''), lang from articles"
+        )
+        rejects = rows(
+            warehouse, "select regexp_replace(url, '^http://[^/]+', ''), reason from rejects"
+        )
+        assert articles == {
+            **{f"/{s.slug}/": s.lang for s in stories},
+            "/2026/11/05/moved-story/": "de",
+        }
+        assert rejects == {
+            "/broken/": "http_status",
+            "/binary/": "not_html",
+            "/huge/": "too_large",
+            "/private/2026/11/05/secret-story/": "robots_txt",
+        }
+        assert first_hits["/broken/"] == 3  # retried twice, then given up
+        assert "/private/2026/11/05/secret-story/" not in first_hits
+
+        crawl(site, warehouse)
+        again = {
+            path: n - first_hits.get(path, 0)
+            for path, n in site.hits.items()
+            if n != first_hits.get(path, 0)
+        }
+    # only the entry points and the page that failed with a 5xx are fetched again
+    assert set(again) == {"/sitemap.xml", "/robots.txt", "/broken/"}
+    runs = (
+        connect(warehouse)
+        .execute("select pages_fetched, articles, status from runs order by started_at")
+        .fetchall()
+    )
+    assert runs == [(8, 4, "ok"), (1, 0, "ok")]
+
+
+def test_refresh_fetches_everything_again(news_site, site_factory, warehouse: Path) -> None:
+    site, stories = news_site
+    with site_factory(site):
+        crawl(site, warehouse)
+        before = site.hits.get(f"/{stories[0].slug}/", 0)
+        crawl(site, warehouse, "--refresh")
+        assert site.hits[f"/{stories[0].slug}/"] == before + 1
+    dupes = rows(
+        warehouse,
+        "select reason, count(*) from rejects where reason like 'duplicate%' group by reason",
+    )
+    assert dupes == {"duplicate_url": 4}
+
+
+def test_sources_file_budget_and_wanted_languages(
+    tmp_path: Path, site_factory, warehouse: Path
+) -> None:
+    stories = stories_from_trailer_pages(["en", "fr", "es", "de", "it", "pt"])
+    root = write_site(tmp_path / "site", stories)
+    with site_factory(Site("news", root)) as sites:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[source]]\nname = "limited"\nfeeds = ["{sites["news"].url("/feed.xml")}"]\nbudget = 4\nlanguages = ["en", "fr", "es"]\n'
+        )
+        winnow_cmd(
+            "crawl",
+            "limited",
+            "--sources-file",
+            str(sources),
+            "--warehouse",
+            str(warehouse),
+            "--allow-private",
+        )
+    con = connect(warehouse)
+    fetched = con.execute(
+        "select count(*) from (select url from articles union all select url from rejects)"
+    ).fetchone()[0]
+    assert fetched == 4
+    assert {r[0] for r in con.execute("select reason from rejects").fetchall()} <= {"language"}
+    assert con.execute("select distinct source from articles").fetchall() == [("limited",)]
+
+
+def test_invalid_sources_file_names_source_and_field(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nname = "bad"\nfeeds = ["ftp://x.example/feed"]\n')
+    proc = winnow_cmd("sources", "--sources-file", str(sources), check=False)
+    assert proc.returncode == 2
+    assert "source 'bad': field 'feeds'" in proc.stderr
+
+
+def test_discover_prints_urls_without_fetching_them(news_site, site_factory) -> None:
+    site, stories = news_site
+    with site_factory(site):
+        out = winnow_cmd("discover", site.url("/feed.xml"), "--allow-private").stdout
+        assert not any(f"/{s.slug}/" in site.hits for s in stories)
+    assert [line.split("\t")[0] for line in out.splitlines()] == [
+        *[site.url(f"/{s.slug}/") for s in stories],
+        site.url("/private/2026/11/05/secret-story/"),
+    ]
+
+
+def test_discover_refuses_private_addresses_by_default(news_site, site_factory) -> None:
+    site, _ = news_site
+    proc = winnow_cmd("discover", "http://127.0.0.1:9/feed.xml", check=False)
+    assert proc.returncode == 2 and "refused" in proc.stderr
+
+
+def test_run_row_counts_rejects_by_reason(news_site, site_factory, warehouse: Path) -> None:
+    site, _ = news_site
+    with site_factory(site):
+        crawl(site, warehouse)
+    reasons = json.loads(
+        connect(warehouse).execute("select rejects_by_reason from runs").fetchone()[0]
+    )
+    assert reasons == {"http_status": 1, "not_html": 1, "robots_txt": 1, "too_large": 1}
