@@ -184,8 +184,7 @@ def test_discover_prints_urls_without_fetching_them(news_site, site_factory) -> 
     ]
 
 
-def test_discover_refuses_private_addresses_by_default(news_site, site_factory) -> None:
-    site, _ = news_site
+def test_discover_refuses_private_addresses_by_default() -> None:
     proc = winnow_cmd("discover", "http://127.0.0.1:9/feed.xml", check=False)
     assert proc.returncode == 2 and "refused" in proc.stderr
 
