@@ -73,3 +73,23 @@ def write_site(
         "utf-8",
     )
     return root
+
+
+def many_stories(n: int) -> list[Story]:
+    """`n` distinct articles: the trailer-page stories, each numbered and rotated."""
+    base = stories_from_trailer_pages(["en", "fr", "es", "de", "it", "pt", "nl"])
+    out = []
+    for i in range(n):
+        story = base[i % len(base)]
+        k = i % len(story.paragraphs)
+        paras = story.paragraphs[k:] + story.paragraphs[:k]
+        lead = f"Report {i}: this is dispatch number {i} of the series, filed on day {i % 28 + 1} of the month."
+        out.append(
+            Story(
+                f"2026/11/{i % 28 + 1:02d}/story-{i}",
+                f"{story.title} ({i})",
+                [lead, *paras],
+                story.lang,
+            )
+        )
+    return out

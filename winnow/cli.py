@@ -45,6 +45,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         allow_private=args.allow_private or None,
         refresh=args.refresh or None,
         log_level=args.log_level,
+        run_id=args.run_id,
+        extra={"JOBDIR": args.jobdir} if args.jobdir else None,
     )
     print(report(args.warehouse, stats["run_id"]))
     return 0 if stats.get("winnow/run_status", "ok") == "ok" else 1
@@ -268,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--refresh", action="store_true", help="fetch again URLs already in the warehouse"
     )
+    p.add_argument(
+        "--jobdir", default=None, help="Scrapy JOBDIR: a killed crawl started again with it resumes"
+    )
+    p.add_argument("--run-id", default=None, help="the run id to record (default: a new one)")
     p.add_argument("--log-level", default="INFO")
     p.set_defaults(func=cmd_crawl)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class Site:
     base: str = ""
     server: ThreadingHTTPServer | None = None
     hits: dict[str, int] = field(default_factory=dict)
+    #: Seconds to wait before answering each request (a slow site, for crash tests).
+    delay: float = 0.0
 
     def url(self, path: str = "/") -> str:
         return self.base + path
@@ -57,6 +60,8 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
             path = unquote(urlsplit(self.path).path)
             with lock:
                 site.hits[path] = site.hits.get(path, 0) + 1
+            if site.delay:
+                time.sleep(site.delay)
             route = site.routes.get(path)
             if route is not None:
                 route(self)
