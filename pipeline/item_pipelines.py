@@ -11,37 +11,26 @@
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
 import os
 import socket
 from collections import Counter
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 
-from pebble import ProcessExpired, ProcessPool
 from twisted.internet import task
 
-from pipeline.clean import CleanConfig, clean
+from pipeline.clean import CleanConfig
 from pipeline.duplicates import DuplicateIndex
 from pipeline.fingerprints import content_hash
 from pipeline.page import Page
+from pipeline.pool import clean_bounded, start_pool
 from pipeline.quality import count_words
-from pipeline.record import Article, Reject, record_id
+from pipeline.record import Article, Reject
 from pipeline.templates import SiteTemplates, TemplateHold, strip_template_lines
-from pipeline.urls import canonical_url
 from warehouse import schema
 from warehouse.state import read_json, write_json
 from warehouse.writer import WarehouseWriter
 
 TEMPLATES_STATE = "templates.json"
-
-
-def _worker_init() -> None:
-    # Load trafilatura and langdetect's profiles once per worker, not on its first page.
-    from pipeline.language import backend
-
-    backend("langdetect")
 
 
 def config_for(spider, source_name: str, settings) -> CleanConfig:
@@ -63,11 +52,7 @@ class CleanPipeline:
         self.settings = crawler.settings
         workers = self.settings.getint("WINNOW_WORKERS") or os.cpu_count() or 1
         self.timeout = self.settings.getfloat("WINNOW_PAGE_TIMEOUT", 60.0)
-        self.pool = ProcessPool(
-            max_workers=workers,
-            initializer=_worker_init,
-            context=multiprocessing.get_context("forkserver"),
-        )
+        self.pool = start_pool(workers)
         self._configs: dict[str, CleanConfig] = {}
 
     @classmethod
@@ -85,27 +70,7 @@ class CleanPipeline:
         config = self._configs.get(item.source)
         if config is None:
             config = self._configs[item.source] = config_for(spider, item.source, self.settings)
-        future = self.pool.schedule(clean, args=(item, config), timeout=self.timeout)
-        try:
-            return await asyncio.wrap_future(future)
-        except FutureTimeout:
-            return _reject_page(item, "timeout", f"cleaning took longer than {self.timeout:g}s")
-        except ProcessExpired as exc:
-            return _reject_page(item, "worker_crash", f"the cleaning worker died: {exc}")
-        except Exception as exc:  # a bug in a step must not lose the page
-            return _reject_page(item, "clean_error", f"{type(exc).__name__}: {exc}")
-
-
-def _reject_page(page: Page, reason: str, detail: str) -> Reject:
-    return Reject(
-        id=record_id(canonical_url(page.url)),
-        url=page.url,
-        source=page.source,
-        reason=reason,
-        detail=detail,
-        fetched_at=page.fetched_at,
-        http_status=page.status,
-    )
+        return await clean_bounded(self.pool, item, config, self.timeout)
 
 
 class DuplicatePipeline:
@@ -120,6 +85,40 @@ class DuplicatePipeline:
         if isinstance(item, Article):
             return self.index.check(item)
         return item
+
+
+#: Reject reasons that mean a page could not be fetched at all.
+FETCH_FAILURES = ("http_status", "timeout", "dns", "download_error", "refused_address")
+
+
+def _download_errors(stats: dict) -> str:
+    """What the downloader met, e.g. 'HTTP 500 x9, ConnectionRefusedError x3' (retries included)."""
+    seen = []
+    for key, count in sorted(stats.items()):
+        if key.startswith("downloader/response_status_count/"):
+            code = key.rsplit("/", 1)[1]
+            if code.isdigit() and int(code) >= 400:
+                seen.append(f"HTTP {code} x{count}")
+        elif key.startswith("downloader/exception_type_count/"):
+            seen.append(f"{key.rsplit('.', 1)[-1]} x{count}")
+    return ", ".join(seen)
+
+
+def run_outcome(
+    finish_reason: str, counters: Counter, reasons: Counter, stats: dict
+) -> tuple[str, str | None]:
+    """A run's status and, when it failed, why: it fetched nothing, or every page failed to download."""
+    if finish_reason not in ("finished", "closespider_pagecount", "closespider_itemcount"):
+        return "interrupted", None
+    seen = _download_errors(stats)
+    why = f" ({seen})" if seen else ""
+    if counters["pages"] == 0 and counters["errors"]:
+        return "failed", f"no page fetched; {counters['errors']} entry point error(s){why}"
+    failed = {r: reasons[r] for r in FETCH_FAILURES if reasons[r]}
+    if counters["pages"] and not counters["articles"] and sum(failed.values()) == counters["pages"]:
+        kinds = ", ".join(f"{r} {n}" for r, n in failed.items())
+        return "failed", f"every page failed to download: {kinds}{why}"
+    return "ok", None
 
 
 class WarehousePipeline:
@@ -171,6 +170,7 @@ class WarehousePipeline:
     def _write(self, record: Article | Reject) -> None:
         self.writer.add(record)
         self.counters["pages"] += 1
+        self.crawler.stats.inc_value("winnow/kept" if isinstance(record, Article) else "winnow/rejected")
         if isinstance(record, Article):
             self.counters["articles"] += 1
         else:
@@ -191,15 +191,7 @@ class WarehousePipeline:
         )
         self.counters["errors"] = errors
         self.counters["bytes"] = int(stats.get_value("downloader/response_bytes", 0))
-        if reason not in ("finished", "closespider_pagecount", "closespider_itemcount"):
-            status = "interrupted"
-        elif self.counters["pages"] == 0 and errors:
-            status = "failed"
-        else:
-            status = "ok"
-        detail = None
-        if status == "failed":
-            detail = f"no page fetched; {errors} entry point error(s)"
+        status, detail = run_outcome(reason, self.counters, self.reasons, stats.get_stats())
         self.writer.add_run(
             schema.run_row(
                 run_id=spider.run_id,
@@ -210,6 +202,7 @@ class WarehousePipeline:
                 counters={**self.counters, "reasons": dict(self.reasons)},
                 host=socket.gethostname(),
                 pid=os.getpid(),
+                runner=self.crawler.settings.get("WINNOW_RUNNER") or "local",
                 error_detail=detail,
             )
         )

@@ -66,6 +66,9 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.netguard.AddressGuardMiddleware": 50,
     "spiders.seen.SeenUrlsMiddleware": 60,
 }
+EXTENSIONS = {"spiders.progress.Progress": 500}
+#: Progress: a live line on a terminal; otherwise a log line every this many seconds.
+WINNOW_PROGRESS_EVERY = float(os.environ.get("WINNOW_PROGRESS_EVERY", "10"))
 ITEM_PIPELINES = {
     "pipeline.item_pipelines.CleanPipeline": 100,
     "pipeline.item_pipelines.DuplicatePipeline": 200,
@@ -73,8 +76,21 @@ ITEM_PIPELINES = {
 }
 
 # --- scale-out: a shared frontier in Redis -------------------------------------------
+# Every `scrapy crawl news` / `winnow crawl` process started with the same REDIS_URL
+# (here, or in scrapyd's environment) takes part in one crawl: the first pushes the
+# entry points, the others join, and no page is fetched twice (spiders/frontier.py).
 REDIS_URL = os.environ.get("REDIS_URL", "")
+#: Redis keys of a crawl start with this (%(spider)s is the spider's name).
+WINNOW_FRONTIER_KEY = os.environ.get("WINNOW_FRONTIER_KEY", "winnow:%(spider)s")
+#: Seconds between a process's heartbeats; six missed ones and it counts as gone.
+WINNOW_FRONTIER_HEARTBEAT = float(os.environ.get("WINNOW_FRONTIER_HEARTBEAT", "5"))
+#: How long an interrupted crawl's queue and filter wait in Redis to be resumed.
+WINNOW_FRONTIER_KEEP = int(os.environ.get("WINNOW_FRONTIER_KEEP", "86400"))
 if REDIS_URL:
-    SCHEDULER = "scrapy_redis.scheduler.Scheduler"
+    SCHEDULER = "spiders.frontier.SharedScheduler"
     DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
     SCHEDULER_PERSIST = True
+    SPIDER_MIDDLEWARES = {
+        **globals().get("SPIDER_MIDDLEWARES", {}),
+        "spiders.frontier.SharedStart": 10,
+    }

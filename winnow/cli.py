@@ -205,25 +205,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    import urllib.request
+    from winnow.probe import probe
 
-    from spiders.discovery import DiscoveryError, discover
-    from spiders.netguard import refusal
-
-    why = refusal(args.url, args.allow_private)
-    if why:
-        print(f"refused: {why}", file=sys.stderr)
-        return 2
-    request = urllib.request.Request(args.url, headers={"User-Agent": "winnow-discover/0.1"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body = response.read(50 * 1024 * 1024)
-    try:
-        for found in discover(body, args.url):
-            date = found.published.isoformat() if found.published else ""
-            print(f"{found.url}\t{found.kind}\t{date}".rstrip())
-    except DiscoveryError as exc:
-        print(f"cannot read {args.url}: {exc}", file=sys.stderr)
-        return 1
+    result = probe(args.url, args.allow_private)
+    if result.error:
+        print(f"cannot read {args.url}: {result.error}", file=sys.stderr)
+        return 2 if result.error.startswith("refused") else 1
+    for found in result.found:
+        date = found.published.isoformat() if found.published else ""
+        print(f"{found.url}\t{found.kind}\t{date}".rstrip())
     return 0
 
 
@@ -235,13 +225,37 @@ def cmd_sources(args: argparse.Namespace) -> int:
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.action == "check":
+        if args.name not in sources:
+            print(f"error: no source named {args.name!r} (see `winnow sources`)", file=sys.stderr)
+            return 2
+        return _check_source(sources[args.name], args.allow_private)
     for s in sources.values():
         langs = ",".join(s.languages) or "any"
         every = s.cron or f"every {s.interval:g}s"
-        print(
-            f"{s.name}\t{langs}\t{every}\tbudget {s.budget}\t{len(s.entry_points)} entry point(s)"
-        )
+        print(f"{s.name}\t{langs}\t{every}\tbudget {s.budget}\t{len(s.entry_points)} entry point(s)")
     return 0
+
+
+def _check_source(source, allow_private: bool) -> int:
+    """Fetch each entry point (and the sitemaps it lists, one level) and say what it found."""
+    from winnow.probe import probe
+
+    failures = 0
+    for url in source.entry_points:
+        result = probe(url, allow_private)
+        if result.error:
+            failures += 1
+            print(f"FAIL {url}: {result.error}")
+            continue
+        print(f"ok   {url}: {result.kind}, {len(result.articles)} article URL(s), {len(result.sitemaps)} sitemap(s)")
+        for sub in result.sitemaps[:20]:
+            inner = probe(sub.url, allow_private)
+            state = inner.error or f"{len(inner.articles)} article URL(s)"
+            print(f"       {sub.url}: {state}")
+        for found in result.articles[:5]:
+            print(f"       e.g. {found.url}")
+    return 1 if failures else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,8 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-private", action="store_true")
     p.set_defaults(func=cmd_discover)
 
-    p = sub.add_parser("sources", help="list the configured sources")
+    p = sub.add_parser("sources", help="list the configured sources, or `check NAME` one")
+    p.add_argument("action", nargs="?", default="list", choices=["list", "check"])
+    p.add_argument("name", nargs="?", help="the source to check")
     p.add_argument("--sources-file", default=None)
+    p.add_argument("--allow-private", action="store_true")
     p.set_defaults(func=cmd_sources)
     return parser
 

@@ -197,3 +197,21 @@ def test_run_row_counts_rejects_by_reason(news_site, site_factory, warehouse: Pa
         connect(warehouse).execute("select rejects_by_reason from runs").fetchone()[0]
     )
     assert reasons == {"http_status": 1, "not_html": 1, "robots_txt": 1, "too_large": 1}
+
+
+def test_sources_lists_and_checks_a_source(demo_sources: Path) -> None:
+    listing = winnow_cmd("sources", "--sources-file", str(demo_sources)).stdout
+    assert [line.split("\t")[0] for line in listing.splitlines()] == [
+        "meridian",
+        "lenouvelliste",
+        "quietpost",
+    ]
+    out = winnow_cmd(
+        "sources", "check", "meridian", "--sources-file", str(demo_sources), "--allow-private"
+    ).stdout
+    assert "feed.xml: rss, 10 article URL(s)" in out
+    assert "sitemap.xml: sitemap, 12 article URL(s)" in out
+    refused = winnow_cmd(
+        "sources", "check", "meridian", "--sources-file", str(demo_sources), check=False
+    )
+    assert refused.returncode == 1 and "refused" in refused.stdout
