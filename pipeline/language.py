@@ -21,7 +21,10 @@ from langdetect.lang_detect_exception import LangDetectException
 DetectorFactory.seed = 0
 
 #: Characters given to the detector at most.
-SAMPLE_CHARS = 600
+SAMPLE_CHARS = 400
+#: langdetect's random trials per text (its default is 7); each trial costs as much
+#: as extracting the sample's n-grams, and three agree on any text it is sure of.
+TRIALS = 3
 #: How many windows the sample is spread over.
 SAMPLE_WINDOWS = 4
 #: Share of the text, from its start, the sample is drawn from.
@@ -76,6 +79,7 @@ class LangdetectBackend:
 
     def detect(self, sample: str) -> Guess:
         detector = self._factory.create()
+        detector.n_trial = TRIALS
         detector.append(sample)
         try:
             best = detector.get_probabilities()[0]

@@ -35,9 +35,22 @@ def stories_from_trailer_pages(langs: list[str] | None = None) -> list[Story]:
     return out
 
 
-def article_html(story: Story, extra_after: list[str] = (), extra_before: list[str] = ()) -> str:
+def site_chrome(links: int) -> str:
+    """Navigation and a sidebar of `links` teaser links: the weight of a real news page."""
+    items = "".join(
+        f'<li><a href="/2026/10/{i % 28 + 1:02d}/related-story-{i}/">Related story number {i} about the city council budget</a>'
+        f"<span> A short teaser sentence for story {i}.</span></li>"
+        for i in range(links)
+    )
+    return f'<aside class="sidebar"><h3>Most read</h3><ul>{items}</ul></aside>'
+
+
+def article_html(
+    story: Story, extra_after: list[str] = (), extra_before: list[str] = (), chrome: int = 0
+) -> str:
     paras = [*extra_before, *story.paragraphs, *extra_after]
     body = "\n".join(f"<p>{html.escape(p)}</p>" for p in paras)
+    aside = site_chrome(chrome) if chrome else ""
     return f"""<!DOCTYPE html>
 <html lang="{story.lang}"><head><meta charset="utf-8"><title>{html.escape(story.title)}</title>
 <link rel="canonical" href="{{{{BASE}}}}/{story.slug}/"></head>
@@ -45,20 +58,24 @@ def article_html(story: Story, extra_after: list[str] = (), extra_before: list[s
 <main><article><h1>{html.escape(story.title)}</h1>
 <div class="entry-content">
 {body}
-</div></article></main>
+</div></article>{aside}</main>
 <footer><p>&copy; 2026 Example News</p></footer></body></html>
 """
 
 
 def write_site(
-    root: Path, stories: list[Story], extra_after: list[str] = (), extra_before: list[str] = ()
+    root: Path,
+    stories: list[Story],
+    extra_after: list[str] = (),
+    extra_before: list[str] = (),
+    chrome: int = 0,
 ) -> Path:
     """Write article pages, /sitemap.xml and /feed.xml under `root` (served with {{BASE}})."""
     root.mkdir(parents=True, exist_ok=True)
     for story in stories:
         page = root / story.slug / "index.html"
         page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(article_html(story, extra_after, extra_before), "utf-8")
+        page.write_text(article_html(story, extra_after, extra_before, chrome), "utf-8")
     urls = "\n".join(f"<url><loc>{{{{BASE}}}}/{s.slug}/</loc></url>" for s in stories)
     (root / "sitemap.xml").write_text(
         f'<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}\n</urlset>\n',

@@ -1,0 +1,153 @@
+"""Crawl throughput and memory: Scrapy alone, winnow's full crawl, and the CPU ceiling.
+
+Serves N generated article pages from a local server on 127.0.0.1 and crawls them
+through a sitemap, each crawl in its own process, then prints, measured in one run:
+
+  (a) Scrapy fetching only (winnow's spider, no item pipelines): pages/s, peak RSS
+  (b) winnow's full crawl to Parquet: pages/s, peak RSS (crawler + cleaning workers)
+  (c) the CPU ceiling: 1 / (clean CPU seconds per page) x cores
+  and (b) / (c).
+
+    .venv/bin/python benchmarks/crawl.py            # N = 2000
+    .venv/bin/python benchmarks/crawl.py -n 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.clean import clean  # noqa: E402
+from pipeline.page import Page  # noqa: E402
+from tests.sites import article_html, many_stories, write_site  # noqa: E402
+from winnow.demo.server import Site, serve  # noqa: E402
+
+#: Sidebar links per page, so pages weigh what real news pages weigh (~40 KB).
+CHROME = 150
+FAST = {
+    "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS": 32,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
+    "WINNOW_PROGRESS": False,
+}
+
+
+def child(mode: str, sitemap: str, warehouse: str) -> None:
+    from winnow.crawl import run_crawl
+
+    extra = dict(FAST)
+    if mode == "fetch":
+        extra["ITEM_PIPELINES"] = {}
+    started = time.perf_counter()
+    stats = run_crawl(
+        urls=[sitemap],
+        warehouse=warehouse,
+        allow_private=True,
+        refresh=True,
+        log_level="WARNING",
+        extra=extra,
+    )
+    elapsed = time.perf_counter() - started
+    print(f"RESULT {stats.get('winnow/pages', 0)} {elapsed:.3f}", flush=True)
+
+
+def measure(mode: str, sitemap: str, warehouse: str) -> tuple[int, float, float]:
+    """Run one crawl process; returns (pages, seconds, peak RSS in MB of it and its children)."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        mode,
+        "--sitemap",
+        sitemap,
+        "--warehouse",
+        warehouse,
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            tree = [ps, *ps.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    out, err = proc.communicate()
+    if "RESULT" not in out:
+        raise SystemExit(f"{mode} crawl failed:\n{err[-3000:]}")
+    line = next(line for line in out.splitlines() if line.startswith("RESULT"))
+    _, pages, seconds = line.split()
+    return int(pages), float(seconds), peak / 2**20
+
+
+def clean_cpu_per_page(root: Path, stories, sample: int = 200) -> float:
+    pages = [
+        Page(
+            url=f"http://127.0.0.1/{s.slug}/",
+            body=article_html(s, chrome=CHROME).replace("{{BASE}}", "http://127.0.0.1").encode(),
+            headers={"content-type": "text/html; charset=utf-8"},
+        )
+        for s in stories[:sample]
+    ]
+    clean(pages[0])  # warm up: langdetect profiles, trafilatura imports
+    start = time.process_time()
+    for page in pages:
+        clean(page)
+    return (time.process_time() - start) / len(pages)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", type=int, default=2000, help="article pages to serve")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--sitemap", help=argparse.SUPPRESS)
+    parser.add_argument("--warehouse", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.sitemap, args.warehouse)
+        return
+
+    tmp = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
+    try:
+        stories = many_stories(args.n)
+        root = write_site(tmp / "site", stories, chrome=CHROME)
+        cores = os.cpu_count() or 1
+        per_page = clean_cpu_per_page(root, stories)
+        ceiling = cores / per_page
+        with serve([Site("bench", root)]) as sites:
+            sitemap = sites["bench"].url("/sitemap.xml")
+            fetch = measure("fetch", sitemap, str(tmp / "wh-fetch"))
+            full = measure("full", sitemap, str(tmp / "wh-full"))
+        print(f"N = {args.n} pages, {cores} cores")
+        print(
+            f"(a) Scrapy fetching only : {fetch[0] / fetch[1]:8.1f} pages/s   peak RSS {fetch[2]:7.1f} MB   ({fetch[0]} pages in {fetch[1]:.1f} s)"
+        )
+        print(
+            f"(b) winnow full crawl    : {full[0] / full[1]:8.1f} pages/s   peak RSS {full[2]:7.1f} MB   ({full[0]} pages in {full[1]:.1f} s)"
+        )
+        print(
+            f"(c) CPU ceiling          : {ceiling:8.1f} pages/s   (clean CPU {per_page * 1000:.1f} ms/page x {cores} cores)"
+        )
+        print(f"(b) / (c)                : {full[0] / full[1] / ceiling:8.2f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
