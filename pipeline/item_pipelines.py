@@ -3,8 +3,9 @@
 * `CleanPipeline` sends each `Page` to `pipeline.clean.clean` in a process pool
   (pebble, sized to the cores, each page bounded in time), so the reactor never
   waits on lxml; a page over the bound becomes a Reject `timeout`.
-* `DuplicatePipeline` checks URL and content duplicates against this run and the
-  warehouse (`pipeline.duplicates.DuplicateIndex`).
+* `DuplicatePipeline` checks URL, content, near-duplicate and spun copies against
+  this run and the warehouse (`pipeline.duplicates.DuplicateIndex`), holding the
+  run's new articles until the crawl is idle so the kept copy is chosen by rule.
 * `WarehousePipeline` hands every record to the warehouse writer, flushes on a
   timer, counts what it wrote and writes the run's `runs` row at the end.
 """
@@ -16,7 +17,11 @@ import socket
 from collections import Counter
 from datetime import UTC, datetime
 
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, DropItem
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
+from twisted.internet.defer import DeferredList
 
 from pipeline.clean import CleanConfig
 from pipeline.duplicates import DuplicateIndex
@@ -34,15 +39,19 @@ TEMPLATES_STATE = "templates.json"
 
 
 def config_for(spider, source_name: str, settings) -> CleanConfig:
+    """The cleaning configuration of a source: global settings, then the source's overrides."""
     source = spider.sources.get(source_name) if hasattr(spider, "sources") else None
+    backend = settings.get("WINNOW_LANGUAGE_BACKEND", "langdetect")
+    thresholds = dict(settings.getdict("WINNOW_QUALITY"))
+    max_bytes = settings.getint("DOWNLOAD_MAXSIZE")
     if source is None:
-        return CleanConfig(language_backend=settings.get("WINNOW_LANGUAGE_BACKEND", "langdetect"))
+        return CleanConfig(language_backend=backend, thresholds=thresholds, max_bytes=max_bytes)
     return CleanConfig(
         languages=source.languages,
         lang_floor=source.lang_floor,
-        thresholds=source.quality,
-        language_backend=settings.get("WINNOW_LANGUAGE_BACKEND", "langdetect"),
-        max_bytes=settings.getint("DOWNLOAD_MAXSIZE"),
+        thresholds={**thresholds, **source.quality},
+        language_backend=backend,
+        max_bytes=max_bytes,
     )
 
 
@@ -74,17 +83,99 @@ class CleanPipeline:
 
 
 class DuplicatePipeline:
-    def __init__(self, warehouse: str) -> None:
+    """Judge articles against the warehouse at once; decide the run's new ones together.
+
+    A copy of an article already in the warehouse is rejected on arrival. A new
+    article is held (dropped here at DEBUG level, so the page's response is
+    released) until the crawl goes idle or `WINNOW_DUPLICATE_HOLD` are held; then
+    the held ones are decided in `keep_order` and sent back through the pipelines,
+    so which copy is kept does not depend on arrival order.
+    """
+
+    def __init__(self, warehouse: str, crawler=None) -> None:
+        self.warehouse = warehouse
+        self.crawler = crawler
         self.index = DuplicateIndex.from_warehouse(warehouse)
+        settings = crawler.settings if crawler is not None else {}
+        self.hold_max = int(settings.get("WINNOW_DUPLICATE_HOLD", 5000))
+        self.held: list[Article] = []
+        self._released: dict[int, Article] = {}
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.settings.get("WINNOW_WAREHOUSE"))
+        pipeline = cls(crawler.settings.get("WINNOW_WAREHOUSE"), crawler)
+        crawler.signals.connect(pipeline.spider_idle, signal=signals.spider_idle)
+        return pipeline
 
     def process_item(self, item):
-        if isinstance(item, Article):
-            return self.index.check(item)
-        return item
+        if not isinstance(item, Article):
+            return item
+        if self._released.pop(id(item), None) is not None:
+            return item
+        verdict = self.index.lookup(item)
+        if verdict is not None or self.crawler is None:
+            return verdict or self.index.check(item)
+        self.held.append(item)
+        if len(self.held) >= self.hold_max:
+            self._release()
+        raise DropItem("held until the run's copies are in (pipeline/duplicates.py)", "DEBUG")
+
+    def open_spider(self) -> None:
+        # Release as soon as nothing else is in flight, not at the engine's next
+        # 5-second idle heartbeat: the crawl then closes on that heartbeat.
+        self._idle_timer = task.LoopingCall(self._release_if_idle)
+        self._idle_timer.start(0.2, now=False)
+
+    def _release_if_idle(self) -> None:
+        engine = self.crawler.engine
+        if self.held and engine is not None and engine.spider_is_idle():
+            self._release()
+
+    def spider_idle(self) -> None:
+        if self.held:
+            self._release()
+            raise DontCloseSpider
+
+    def _release(self) -> None:
+        batch, self.held = self.held, []
+        scraper = self.crawler.engine.scraper
+        sent = []
+        for record in self.index.decide(batch):
+            if isinstance(record, Article):
+                self._released[id(record)] = record
+            if hasattr(scraper, "start_itemproc_async"):
+                sent.append(deferred_from_coro(scraper.start_itemproc_async(record, response=None)))
+            else:  # Scrapy < 2.14
+                sent.append(scraper.start_itemproc(record, response=None))
+        DeferredList(sent).addBoth(self._wake_engine)
+        self.index.save(self.warehouse, self.crawler.spider.run_id)
+
+    def _wake_engine(self, _result=None) -> None:
+        # Let the engine see it is idle now rather than at its next 5-second heartbeat.
+        slot = getattr(self.crawler.engine, "_slot", None)
+        nextcall = getattr(slot, "nextcall", None)
+        if nextcall is not None:
+            nextcall.schedule()
+
+    def close_spider(self) -> None:
+        timer = getattr(self, "_idle_timer", None)
+        if timer is not None and timer.running:
+            timer.stop()
+        if self.held:
+            # Stopped before going idle (shutdown, CLOSESPIDER_*): the writer has closed.
+            records = self.index.decide(self.held)
+            self.held = []
+            writer = WarehouseWriter(self.warehouse, self.crawler.spider.run_id)
+            for record in records:
+                writer.add(record)
+            writer.close()
+            self.crawler.spider.logger.warning(
+                "wrote %d held article(s) after the run's writer closed; "
+                "they are not in the run's counters",
+                len(records),
+            )
+        if self.crawler is not None:
+            self.index.save(self.warehouse, self.crawler.spider.run_id)
 
 
 #: Reject reasons that mean a page could not be fetched at all.
@@ -185,7 +276,11 @@ class WarehousePipeline:
         write_json(self.writer.root, TEMPLATES_STATE, self.templates.stats.to_dict())
         spider = self.crawler.spider
         stats = self.crawler.stats
-        reason = stats.get_value("finish_reason") or "finished"
+        # Scrapy records finish_reason after the pipelines close; a stop (SIGTERM, Ctrl-C,
+        # scrapyd's cancel) has already cleared `crawling` by then, a finished crawl has not.
+        reason = stats.get_value("finish_reason") or (
+            "finished" if self.crawler.crawling else "shutdown"
+        )
         errors = int(stats.get_value("winnow/entry_errors", 0)) + int(
             stats.get_value("log_count/ERROR", 0)
         )

@@ -31,6 +31,9 @@ WINNOW_REFRESH = _env_bool("WINNOW_REFRESH")
 #: Cleaning workers (0: one per core) and the per-page time bound.
 WINNOW_WORKERS = int(os.environ.get("WINNOW_WORKERS", "0"))
 WINNOW_PAGE_TIMEOUT = float(os.environ.get("WINNOW_PAGE_TIMEOUT", "60"))
+#: Quality rule thresholds for every source (JSON, e.g. '{"too_short": 80}'); a source's
+#: [source.quality] table overrides them. Rules and defaults: pipeline/quality.py.
+WINNOW_QUALITY = os.environ.get("WINNOW_QUALITY", "{}")
 #: Language backend: langdetect (default) or fasttext.
 WINNOW_LANGUAGE_BACKEND = os.environ.get("WINNOW_LANGUAGE_BACKEND", "langdetect")
 #: Flush the warehouse buffers at this many rows or this age in seconds.
@@ -38,6 +41,8 @@ WINNOW_FLUSH_ROWS = int(os.environ.get("WINNOW_FLUSH_ROWS", "5000"))
 WINNOW_FLUSH_SECONDS = float(os.environ.get("WINNOW_FLUSH_SECONDS", "30"))
 #: Who to contact about this crawler; goes into the User-Agent.
 WINNOW_CONTACT = os.environ.get("WINNOW_CONTACT", "https://github.com/winnow-news/winnow")
+#: Who started the crawl, for the `runs` table: local (by hand), schedule or scrapyd.
+WINNOW_RUNNER = os.environ.get("WINNOW_RUNNER", "local")
 
 # --- politeness ---------------------------------------------------------------------
 USER_AGENT = f"winnow/0.1 (+{WINNOW_CONTACT})"
@@ -65,6 +70,9 @@ TWISTED_DNS_RESOLVER = "spiders.netguard.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
     "spiders.netguard.AddressGuardMiddleware": 50,
     "spiders.seen.SeenUrlsMiddleware": 60,
+    # Around Scrapy's redirect (600) and meta-refresh (580) middlewares: loops become rejects.
+    "spiders.redirects.SelfRefreshMiddleware": 585,
+    "spiders.redirects.RedirectLoopMiddleware": 610,
 }
 EXTENSIONS = {"spiders.progress.Progress": 500}
 #: Progress: a live line on a terminal; otherwise a log line every this many seconds.

@@ -215,3 +215,32 @@ def test_sources_lists_and_checks_a_source(demo_sources: Path) -> None:
         "sources", "check", "meridian", "--sources-file", str(demo_sources), check=False
     )
     assert refused.returncode == 1 and "refused" in refused.stdout
+
+
+def test_quality_thresholds_global_then_per_source(
+    tmp_path: Path, site_factory, warehouse: Path
+) -> None:
+    root_a = write_site(tmp_path / "a", stories_from_trailer_pages(["en", "fr"]))
+    root_b = write_site(tmp_path / "b", stories_from_trailer_pages(["es", "de"]))
+    with site_factory(Site("a", root_a), Site("b", root_b)) as sites:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[source]]\nname = "lenient"\nsitemaps = ["{sites["a"].url("/sitemap.xml")}"]\n[source.quality]\ntoo_short = 20\n\n'
+            f'[[source]]\nname = "default"\nsitemaps = ["{sites["b"].url("/sitemap.xml")}"]\n'
+        )
+        winnow_cmd(
+            "crawl",
+            "--sources-file",
+            str(sources),
+            "--warehouse",
+            str(warehouse),
+            "--allow-private",
+            env={"WINNOW_QUALITY": '{"too_short": 100000}'},
+        )
+    con = connect(warehouse)
+    assert con.execute("select source, count(*) from articles group by source").fetchall() == [
+        ("lenient", 2)
+    ]
+    assert con.execute("select source, reason, count(*) from rejects group by all").fetchall() == [
+        ("default", "quality:too_short", 2)
+    ]
