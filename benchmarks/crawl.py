@@ -10,6 +10,7 @@ through a sitemap, each crawl in its own process, then prints, measured in one r
 
     .venv/bin/python benchmarks/crawl.py            # N = 2000
     .venv/bin/python benchmarks/crawl.py -n 10000
+    .venv/bin/python benchmarks/crawl.py --seen 10000000   # memory of the seen-URL index
 """
 
 from __future__ import annotations
@@ -110,17 +111,43 @@ def clean_cpu_per_page(root: Path, stories, sample: int = 200) -> float:
     return (time.process_time() - start) / len(pages)
 
 
+def seen_index_memory(n: int) -> tuple[float, float, float]:
+    """RSS growth (MB) from building a seen-URL index of `n` URLs, lookups/s, and its own size (MB)."""
+    from spiders.seen import SeenUrls
+
+    before = psutil.Process().memory_info().rss
+    seen = SeenUrls.from_urls(
+        f"https://news.example/2026/11/{i % 28 + 1:02d}/story-{i}/" for i in range(n)
+    )
+    held = (psutil.Process().memory_info().rss - before) / 2**20
+    probes = [f"https://news.example/2026/11/01/story-{i}/" for i in range(0, 2 * 100_000, 2)]
+    start = time.perf_counter()
+    hits = sum(seen.contains(u) for u in probes)
+    rate = len(probes) / (time.perf_counter() - start)
+    assert hits > 0
+    return held, rate, seen.nbytes / 2**20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("-n", type=int, default=2000, help="article pages to serve")
+    parser.add_argument(
+        "--seen", type=int, default=0, help="only measure a seen-URL index of this many URLs"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--sitemap", help=argparse.SUPPRESS)
     parser.add_argument("--warehouse", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.sitemap, args.warehouse)
+        return
+    if args.seen:
+        held, rate, own = seen_index_memory(args.seen)
+        print(
+            f"seen-URL index: {args.seen} URLs: index {own:.1f} MB, process RSS grew {held:.1f} MB; {rate:,.0f} lookups/s"
+        )
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
