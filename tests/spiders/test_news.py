@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import winnow_cmd
+from tests.conftest import ROOT, winnow_cmd
 from tests.sites import Story, stories_from_trailer_pages, write_site
 from warehouse.query import connect
 from winnow.demo.server import Site
@@ -243,4 +245,35 @@ def test_quality_thresholds_global_then_per_source(
     ]
     assert con.execute("select source, reason, count(*) from rejects group by all").fetchall() == [
         ("default", "quality:too_short", 2)
+    ]
+
+
+def test_plain_scrapy_crawl_news_works_from_the_repo_root(
+    tmp_path: Path, site_factory, warehouse: Path
+) -> None:
+    root = write_site(tmp_path / "site", stories_from_trailer_pages(["en", "pt"]))
+    with site_factory(Site("news", root)) as sites:
+        proc = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("scrapy")),
+                "crawl",
+                "news",
+                "-a",
+                f"urls={sites['news'].url('/feed.xml')}",
+                "-s",
+                "WINNOW_ALLOW_PRIVATE=true",
+                "-s",
+                f"WINNOW_WAREHOUSE={warehouse}",
+                "-s",
+                "LOG_LEVEL=WARNING",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert connect(warehouse).execute("select lang from articles order by lang").fetchall() == [
+        ("en",),
+        ("pt",),
     ]
