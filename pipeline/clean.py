@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from pipeline.decode import UndecodableError, decode_html
 from pipeline.extract import MAX_DEPTH, Extraction, cut_by_depth, extract, parse_html
-from pipeline.fingerprints import content_hash
+from pipeline.fingerprints import add_fingerprints, content_hash
 from pipeline.language import Guess, detect_language
 from pipeline.page import Page
 from pipeline.quality import Check, Doc, check_all, first_failure
@@ -144,7 +144,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
             )
         return _reject(page, "empty", "the extractor found no article text", title=found.title)
 
-    stripped = strip_trailers(lines, found.title, templates=config.templates)
+    stripped = strip_trailers(lines, {found.title, *found.title_forms} - {None}, templates=config.templates)
     text = "\n".join(stripped.lines)
     if trace is not None:
         trace.removed = stripped.removed
@@ -205,7 +205,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         )
 
     canonical = _canonical(page, found)
-    return Article(
+    article = Article(
         id=record_id(canonical),
         url=page.url,
         canonical_url=canonical,
@@ -227,3 +227,4 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         tags=found.tags,
         image=found.image,
     )
+    return add_fingerprints(article)

@@ -5,16 +5,24 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
+from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.utils import load_html
+
+from pipeline.metadata import page_metadata, squash
 
 # trafilatura logs every discarded page at WARNING; winnow reports those as rejects instead.
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
 _SPACE = re.compile(r"\s+")
+#: libxml2 stops parsing at this element depth (without XML_PARSE_HUGE, which only
+#: raises the limit): whatever follows is silently dropped.
+MAX_DEPTH = 256
+#: A page with more words than this is not a JavaScript app shell.
+JS_SHELL_MAX_WORDS = 80
 _JS_NOTICE = re.compile(r"javascript|js\b", re.I)
 
 
@@ -24,6 +32,7 @@ class Extraction:
 
     text: str
     title: str | None = None
+    title_forms: frozenset[str] = frozenset()
     author: str | None = None
     published: datetime | None = None
     sitename: str | None = None
@@ -38,24 +47,10 @@ class Extraction:
     js_shell: bool = False
 
 
-def squash(text: str) -> str:
-    """Collapse runs of whitespace to one space and trim."""
-    return _SPACE.sub(" ", text).strip()
 
 
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def _first(tree: HtmlElement, xpath: str) -> str | None:
-    found = tree.xpath(xpath)
-    return squash(str(found[0])) or None if found else None
 
 
 def _is_js_shell(tree: HtmlElement) -> bool:
@@ -83,42 +78,47 @@ def parse_html(html: str) -> HtmlElement | None:
         return None
 
 
+def nesting_depth(tree: HtmlElement) -> int:
+    """The depth of the deepest element (the root is 1); iterative, so any depth is safe."""
+    deepest, level = 0, 0
+    for event, _el in etree.iterwalk(tree, events=("start", "end")):
+        level += 1 if event == "start" else -1
+        deepest = max(deepest, level)
+    return deepest
+
+
+def cut_by_depth(tree: HtmlElement) -> bool:
+    """True when the parser hit its depth limit, so the tree holds only part of the page."""
+    return nesting_depth(tree) >= MAX_DEPTH
+
+
 def extract(tree: HtmlElement, url: str) -> Extraction:
-    """Run trafilatura (comments excluded, tables kept) and collect metadata and page signals."""
+    """Run trafilatura for the body (comments excluded, tables kept); metadata from the page's
+    own declarations (pipeline/metadata.py), which costs far less than trafilatura's."""
     link_texts = frozenset(s for a in tree.iter("a") if (s := squash(a.text_content()).casefold()))
-    canonical = _first(tree, "//link[@rel='canonical']/@href") or _first(
-        tree, "//meta[@property='og:url']/@content"
-    )
-    html_lang = _first(tree, "/html/@lang")
-    js_shell = _is_js_shell(tree)
+    meta = page_metadata(tree)
     doc = bare_extraction(
         tree,
         url=url,
-        with_metadata=True,
+        with_metadata=False,
         include_comments=False,
         include_tables=True,
         deduplicate=False,
     )
-    if doc is None:
-        return Extraction(
-            text="",
-            link_texts=link_texts,
-            canonical=canonical,
-            html_lang=html_lang,
-            js_shell=js_shell,
-        )
-    tags = [t for t in (doc.tags or []) if t] or [t for t in (doc.categories or []) if t]
+    text = (doc.text or "") if doc is not None else ""
     return Extraction(
-        text=doc.text or "",
-        title=squash(doc.title) if doc.title else None,
-        author=doc.author or None,
-        published=_parse_date(doc.date),
-        sitename=doc.sitename or None,
-        description=doc.description or None,
-        tags=tags,
-        image=doc.image or None,
-        canonical=canonical,
-        html_lang=html_lang,
+        text=text,
+        title=meta.title,
+        title_forms=meta.title_forms,
+        author=meta.author,
+        published=meta.published,
+        sitename=meta.sitename,
+        description=meta.description,
+        tags=meta.tags,
+        image=meta.image,
+        canonical=meta.canonical,
+        html_lang=meta.html_lang,
         link_texts=link_texts,
-        js_shell=js_shell,
+        # only a page with (almost) no text can be an app shell: skip the look otherwise
+        js_shell=len(text.split()) < JS_SHELL_MAX_WORDS and _is_js_shell(tree),
     )

@@ -106,8 +106,8 @@ def paywall_stub(doc: Doc) -> float:
 
 
 def login_wall(doc: Doc) -> float:
-    """Sign-in and password phrases on a short page."""
-    return float(_phrase_hits(doc, "login_wall")) if doc.word_count < 300 else 0.0
+    """Sign-in and password phrases on a page with hardly any text besides the form."""
+    return float(_phrase_hits(doc, "login_wall")) if doc.word_count < 150 else 0.0
 
 
 def too_short(doc: Doc) -> float:
@@ -115,19 +115,24 @@ def too_short(doc: Doc) -> float:
     return float(doc.word_count)
 
 
-#: A prose line has at least this many words (scripts without spaces: characters / 2.5).
+#: A prose line has at least this many words (scripts without spaces: characters / 2.5);
+#: one this long is prose even without closing punctuation (a body extracted as one line).
 PROSE_LINE_WORDS = 15
-_LIST_ITEM = ("- ", "* ", "• ", "| ")
+PROSE_RUN_ON_WORDS = 40
+_LIST_MARKERS = ("- ", "* ", "• ")
 
 
 def _is_prose(line: str, link_texts: frozenset[str]) -> bool:
-    if line.startswith(_LIST_ITEM) or not line.endswith(_TERMINAL):
+    if line.startswith("|"):  # a table row
+        return False
+    if line.count("…") + line.count("...") >= 2:  # a search-result snippet
         return False
     if " ".join(line.casefold().split()) in link_texts:
         return False
-    if _CJK.search(line):
-        return len(line) >= PROSE_LINE_WORDS * 2.5
-    return len(line.split()) >= PROSE_LINE_WORDS
+    if line.startswith(_LIST_MARKERS):  # bullet paragraphs are prose when they are long
+        line = line[2:]
+    words = len(line) / 2.5 if _CJK.search(line) else len(line.split())
+    return words >= PROSE_RUN_ON_WORDS or (words >= PROSE_LINE_WORDS and line.endswith(_TERMINAL))
 
 
 def not_prose(doc: Doc) -> float:
@@ -207,10 +212,10 @@ RULES: tuple[Rule, ...] = (
     Rule("cookie_wall", cookie_wall, 0.3, minimum=False),
     Rule("login_wall", login_wall, 1.5, minimum=False),
     Rule("paywall_stub", paywall_stub, 0.5, minimum=False),
-    Rule("too_short", too_short, 50, minimum=True),
+    Rule("too_short", too_short, 40, minimum=True),
     Rule("not_prose", not_prose, 0.5, minimum=True),
-    Rule("repetition", repetition, 0.3, minimum=False),
-    Rule("stopword_ratio", stopword_ratio, 0.12, minimum=True),
+    Rule("repetition", repetition, 0.8, minimum=False),
+    Rule("stopword_ratio", stopword_ratio, 0.08, minimum=True),
     Rule("boilerplate_ratio", boilerplate_ratio, 0.75, minimum=False),
 )
 RULE_NAMES = tuple(rule.name for rule in RULES)

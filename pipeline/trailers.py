@@ -34,6 +34,8 @@ SECTION_KINDS = frozenset(
 )
 #: A line longer than this (in words) is article text, whatever a section opener says.
 SECTION_LINE_MAX_WORDS = 16
+#: A line this long that appears twice is a repeated paragraph, not a trailer.
+REPEATED_PARAGRAPH_WORDS = 8
 #: A tail section opener must sit in the last part of the body to cut what follows.
 SECTION_TAIL_SHARE = 0.4
 
@@ -135,15 +137,20 @@ class Stripped:
 
 def strip_trailers(
     lines: Sequence[str],
-    title: str | None = None,
+    title: str | Iterable[str] | None = None,
     library: TrailerLibrary | None = None,
     templates: frozenset[str] = frozenset(),
 ) -> Stripped:
-    """Remove trailer lines from the body; `templates` are a site's learned template lines."""
+    """Remove trailer lines from the body.
+
+    `title` is the page's title, or every form of it the page shows (a title repeated as
+    one of the first lines goes); `templates` are a site's learned template lines.
+    """
     library = library or default_library()
     norm = [normalise_line(line) for line in lines]
     reason: list[str | None] = [None] * len(lines)
-    title_key = normalise_line(title) if title else ""
+    titles = [title] if isinstance(title, str) else list(title or ())
+    title_keys = {key for t in titles if t and (key := normalise_line(t))}
 
     def claim(i: int, at_edge: bool) -> str | None:
         if norm[i] in templates:
@@ -152,10 +159,18 @@ def strip_trailers(
         return hit.rule if hit else None
 
     # Lines known anywhere; blank lines count as trailers so edges run through them.
+    # A paragraph that comes again is the extractor reading the page twice (AMP and
+    # print copies, sticky teasers): the first occurrence stays.
+    seen_paragraphs: set[str] = set()
     for i in range(len(lines)):
+        if line_words(norm[i]) >= REPEATED_PARAGRAPH_WORDS:
+            if norm[i] in seen_paragraphs:
+                reason[i] = "repeated"
+                continue
+            seen_paragraphs.add(norm[i])
         if not norm[i]:
             reason[i] = ""
-        elif title_key and i < 3 and norm[i] == title_key:
+        elif i < 3 and norm[i] in title_keys:
             reason[i] = "title"
         elif (hit := library.exact.get(norm[i])) is not None or (
             hit := library.match(norm[i], at_edge=False)
