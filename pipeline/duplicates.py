@@ -1,62 +1,631 @@
-"""Duplicate checks: the same page under another URL, or the same text again.
+"""Duplicate checks: the same story once, whatever URL, site or synonyms it comes under.
 
-`DuplicateIndex` holds what has been kept (this run and, loaded at start, the
-warehouse): canonical URL -> id and content hash -> id. The first copy kept wins;
-a later copy becomes a Reject pointing at it (`duplicate_of`).
+`DuplicateIndex` holds every kept article of the warehouse (loaded at crawl start)
+and of this run, and judges a new article, in this order:
+
+1. `duplicate_url`: the same canonical URL (rel=canonical / og:url on the same site,
+   tracking parameters dropped, host and scheme normalised: pipeline/urls.py);
+2. `duplicate_content`: the same words in the same order (`content_hash`);
+3. `near_duplicate`: an estimated Jaccard similarity of word 5-gram sets of at
+   least `NEAR_DUPLICATE` (0.5) with a kept article: the agency story under another
+   headline, lede and trailer. MinHash + LSH: 32 bands of 4 one-byte values;
+4. `spun_copy`: an estimated Jaccard similarity of the *stop-word* 4-gram sets of at
+   least `SPUN_COPY` with a kept article in the same language: a synonym-swapped
+   copy, whose content words were replaced but whose function-word skeleton is
+   intact (pipeline/fingerprints.py). 16 bands of 4 values.
+
+A reject's `duplicate_of` is the kept article's id and `similarity` the estimate
+(1.0 for URL and content copies). Signatures are of the text as the cleaning worker
+left it; the writer's later stripping of learned site templates changes a few lines
+at most.
+
+Which copy is kept (the guarantee):
+
+* Across runs, the first copy written wins: a kept article is never un-kept, so a
+  copy fetched a day later is rejected even if it was published earlier.
+* Within a run, the choice does not depend on the order pages arrive in: the crawl
+  holds the run's new articles (item_pipelines.DuplicatePipeline) until every page
+  is fetched, then decides them in `keep_order`: earliest publication date first
+  (articles without one after all dated ones), then source name, then the page
+  fetched at its own canonical URL before its aliases, then URL. Of two copies the
+  one earlier in that order is kept. A run that holds more than
+  `WINNOW_DUPLICATE_HOLD` (5,000) new articles is decided in batches of that size,
+  each in `keep_order`; a run stopped before it went idle is decided at its close.
+* Several crawler processes writing to one warehouse at once each see the others'
+  articles from their next run on.
+
+Memory is bounded per kept article and holds no Python object per article: 8-byte
+keys for the id, URL and text hash in sorted numpy arrays (plus 4-byte row numbers),
+128 + 64 bytes of b-bit MinHash, and one packed 8-byte entry per LSH band (48 of
+them): 625 bytes an article, 56 MB for 90,000 (benchmarks/duplicates.py), with a
+ceiling of 2**27 articles set by the packed row number. Articles added during a run
+sit in small dictionaries that are merged into the sorted arrays every
+`MERGE_EVERY` articles.
+
+The index persists with the warehouse as Parquet segments under
+`WAREHOUSE/_index/duplicates/` (a `_` name that no table glob reads), written through
+the warehouse's filesystem (local or S3). It is a cache of the `articles` table: on
+load, entries whose article is not in the warehouse are dropped (a crawl that died
+before its writer flushed) and articles missing from it are fingerprinted from their
+text (a deleted index, or one written with other parameters, is rebuilt).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline.fingerprints import (
+    MINHASH_PERM,
+    PARAMS,
+    SKELETON_PERM,
+    add_fingerprints,
+    content_hash,
+    content_key,
+    estimate,
+)
 from pipeline.record import Article, Record, Reject, record_id
+from pipeline.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+#: Estimated Jaccard similarity of word 5-gram sets from which a copy is a near duplicate.
+NEAR_DUPLICATE = 0.5
+#: Estimated Jaccard similarity of stop-word 4-gram sets from which a copy is a spun copy.
+SPUN_COPY = 0.5
+#: Articles added during a run are merged into the sorted arrays this often.
+MERGE_EVERY = 4096
+#: Where the index lives, relative to the warehouse root.
+INDEX_DIR = "_index/duplicates"
+#: More segment files than this and `save` merges them into one.
+MAX_SEGMENTS = 16
+
+_ROWS = 4  # one-byte MinHash values per LSH band: a 32-bit band key
+_ROW_BITS = 27  # packed LSH entry: band (5 bits) | band key (32) | row (27)
+_ROW_MASK = np.uint64((1 << _ROW_BITS) - 1)
+MAX_ARTICLES = 1 << _ROW_BITS
+
+SEGMENT_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.uint64(), nullable=False),
+        pa.field("url_key", pa.uint64(), nullable=False),
+        pa.field("content_key", pa.uint64(), nullable=False),
+        pa.field("minhash", pa.binary(MINHASH_PERM), nullable=False),
+        pa.field("skeleton", pa.binary(SKELETON_PERM)),
+    ],
+    metadata={b"winnow.index": b"duplicates", b"winnow.params": PARAMS.encode()},
+)
+
+
+def url_key(url: str) -> int:
+    """64 bits of a canonical URL's hash."""
+    return int.from_bytes(hashlib.blake2b(url.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def id_key(record: str) -> int:
+    """A record id (16 hex characters, see pipeline.record.record_id) as an integer."""
+    try:
+        return int(record, 16) & 0xFFFFFFFFFFFFFFFF
+    except ValueError:  # not one of ours: still a stable key, though not reversible
+        return url_key(record)
+
+
+def id_text(key: int) -> str:
+    return f"{key:016x}"
+
+
+def keep_order(article: Article) -> tuple:
+    """The order in which copies are decided: the first is kept (see the module docstring)."""
+    published = article.published
+    if published is not None and published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    return (
+        published is None,
+        published or datetime.max.replace(tzinfo=UTC),
+        article.source,
+        canonical_url(article.url) != article.canonical_url,
+        article.url,
+    )
+
+
+class _Rows:
+    """Per-article columns, grown by doubling."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.ids = np.empty(0, np.uint64)
+        self.url_keys = np.empty(0, np.uint64)
+        self.content_keys = np.empty(0, np.uint64)
+        self.minhash = np.empty((0, MINHASH_PERM), np.uint8)
+        self.skeleton = np.empty((0, SKELETON_PERM), np.uint8)
+        self.has_skeleton = np.empty(0, bool)
+
+    def _reserve(self, extra: int) -> None:
+        need = self.n + extra
+        if need <= len(self.ids):
+            return
+        size = max(need, 2 * len(self.ids), 1024)
+        for name in ("ids", "url_keys", "content_keys", "minhash", "skeleton", "has_skeleton"):
+            old = getattr(self, name)
+            new = np.zeros((size, *old.shape[1:]), old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+
+    def extend(self, ids, url_keys, content_keys, minhash, skeleton, has_skeleton) -> np.ndarray:
+        count = len(ids)
+        if self.n + count > MAX_ARTICLES:
+            raise OverflowError(f"the duplicate index holds at most {MAX_ARTICLES} articles")
+        self._reserve(count)
+        sl = slice(self.n, self.n + count)
+        self.ids[sl], self.url_keys[sl], self.content_keys[sl] = ids, url_keys, content_keys
+        self.minhash[sl], self.skeleton[sl], self.has_skeleton[sl] = (
+            minhash,
+            skeleton,
+            has_skeleton,
+        )
+        self.n += count
+        return np.arange(sl.start, sl.stop, dtype=np.uint64)
+
+    def nbytes(self) -> int:
+        return sum(
+            getattr(self, name)[: self.n].nbytes
+            for name in ("ids", "url_keys", "content_keys", "minhash", "skeleton", "has_skeleton")
+        )
+
+
+class _KeyIndex:
+    """64-bit key -> first row with it: a sorted array plus a dict of recent additions."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, np.uint64)
+        self.rows = np.empty(0, np.uint32)
+        self.pending: dict[int, int] = {}
+
+    def extend(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        keys = np.concatenate([self.keys, keys.astype(np.uint64)])
+        rows = np.concatenate([self.rows, rows.astype(np.uint32)])
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.rows = keys[order], rows[order]
+
+    def get(self, key: int) -> int | None:
+        i = int(np.searchsorted(self.keys, np.uint64(key)))
+        if i < len(self.keys) and int(self.keys[i]) == key:
+            return int(self.rows[i])
+        return self.pending.get(key)
+
+    def add(self, key: int, row: int) -> None:
+        if self.get(key) is not None:
+            return
+        self.pending[key] = row
+        if len(self.pending) >= MERGE_EVERY:
+            self.merge()
+
+    def merge(self) -> None:
+        if self.pending:
+            keys = np.fromiter(self.pending, np.uint64, len(self.pending))
+            rows = np.fromiter(self.pending.values(), np.uint32, len(self.pending))
+            self.pending = {}
+            self.extend(keys, rows)
+
+    def nbytes(self) -> int:
+        return self.keys.nbytes + self.rows.nbytes + 100 * len(self.pending)
+
+
+class _BandIndex:
+    """LSH over b-bit MinHash signatures: rows sharing any band's 4 values are candidates.
+
+    Each (band, 32-bit band key, row) is packed into one uint64, all kept in one sorted
+    array, so a lookup is two `searchsorted` calls for all bands at once.
+    """
+
+    def __init__(self, perm: int) -> None:
+        self.bands = perm // _ROWS
+        self._band_bits = np.arange(self.bands, dtype=np.uint64) << np.uint64(59)
+        self.packed = np.empty(0, np.uint64)
+        self.pending: dict[int, list[int]] = {}
+        self._pending_rows = 0
+
+    def prefixes(self, sigs: np.ndarray) -> np.ndarray:
+        """(n, perm) uint8 signatures -> (n, bands) packed entries without the row."""
+        keys = np.ascontiguousarray(sigs).view("<u4").astype(np.uint64)
+        return self._band_bits | (keys << np.uint64(_ROW_BITS))
+
+    def extend(self, rows: np.ndarray, sigs: np.ndarray) -> None:
+        if not len(rows):
+            return
+        packed = (self.prefixes(sigs) | rows.astype(np.uint64)[:, None]).ravel()
+        packed.sort()
+        # Two sorted runs: the stable sort (timsort) merges them in linear time.
+        self.packed = np.sort(np.concatenate([self.packed, packed]), kind="stable")
+
+    def add(self, row: int, sig: np.ndarray) -> None:
+        for prefix in self.prefixes(sig[None, :])[0].tolist():
+            self.pending.setdefault(prefix, []).append(row)
+        self._pending_rows += 1
+        if self._pending_rows >= MERGE_EVERY:
+            self.merge()
+
+    def merge(self) -> None:
+        if not self.pending:
+            return
+        packed = np.fromiter(
+            (prefix | row for prefix, rows in self.pending.items() for row in rows), np.uint64
+        )
+        self.pending, self._pending_rows = {}, 0
+        packed.sort()
+        self.packed = np.sort(np.concatenate([self.packed, packed]), kind="stable")
+
+    def candidates(self, sig: np.ndarray) -> np.ndarray:
+        """Rows sharing at least one band with `sig`, ascending."""
+        prefixes = self.prefixes(sig[None, :])[0]
+        lo = np.searchsorted(self.packed, prefixes, side="left")
+        hi = np.searchsorted(self.packed, prefixes | _ROW_MASK, side="right")
+        found = [self.packed[a:b] & _ROW_MASK for a, b in zip(lo, hi, strict=True) if b > a]
+        if self.pending:
+            extra = [r for p in prefixes.tolist() for r in self.pending.get(p, ())]
+            if extra:
+                found.append(np.asarray(extra, np.uint64))
+        if not found:
+            return np.empty(0, np.int64)
+        return np.unique(np.concatenate(found)).astype(np.int64)
+
+    def nbytes(self) -> int:
+        return self.packed.nbytes + 100 * self.bands * self._pending_rows
 
 
 class DuplicateIndex:
-    def __init__(self) -> None:
-        self.urls: dict[str, str] = {}
-        self.hashes: dict[str, str] = {}
+    """The kept articles' fingerprints; `check` judges a new article against them."""
 
-    @classmethod
-    def from_warehouse(cls, warehouse: str) -> DuplicateIndex:
-        from warehouse.query import dataset
+    def __init__(self, near: float = NEAR_DUPLICATE, spun: float = SPUN_COPY) -> None:
+        self.near_threshold = near
+        self.spun_threshold = spun
+        self.rows = _Rows()
+        self.urls = _KeyIndex()
+        self.contents = _KeyIndex()
+        self.near = _BandIndex(MINHASH_PERM)
+        self.spun = _BandIndex(SKELETON_PERM)
+        #: Rows from here on are not in any saved segment yet.
+        self.unsaved_from = 0
+        self._segments: list[str] = []
 
-        index = cls()
-        table = dataset(warehouse, "articles").to_table(
-            columns=["id", "canonical_url", "content_hash"]
-        )
-        for row in table.to_pylist():
-            index.urls.setdefault(row["canonical_url"], row["id"])
-            if row["content_hash"]:
-                index.hashes.setdefault(row["content_hash"], row["id"])
-        return index
+    def __len__(self) -> int:
+        return self.rows.n
+
+    def nbytes(self) -> int:
+        """Memory held by the index's arrays and pending additions."""
+        parts = (self.rows, self.urls, self.contents, self.near, self.spun)
+        return sum(p.nbytes() for p in parts)
+
+    # --- judging ---------------------------------------------------------------
+
+    def lookup(self, article: Article) -> Reject | None:
+        """A duplicate Reject if a kept article is a copy of this one, else None."""
+        if article.minhash is None:
+            add_fingerprints(article)
+        row = self.urls.get(url_key(article.canonical_url))
+        if row is not None:
+            kept = self._id(row)
+            return _reject(article, "duplicate_url", f"same canonical URL as {kept}", kept, 1.0)
+        row = self.contents.get(content_key(article.content_hash))
+        if row is not None:
+            kept = self._id(row)
+            return _reject(article, "duplicate_content", f"same text as {kept}", kept, 1.0)
+        sig = np.frombuffer(article.minhash, np.uint8)
+        near_row, near_sim = self._best(self.near, self.rows.minhash, sig)
+        if near_row is not None and near_sim >= self.near_threshold:
+            kept = self._id(near_row)
+            detail = (
+                f"shares ~{near_sim:.0%} of its word 5-grams with {kept} "
+                f"(estimated Jaccard {near_sim:.2f} >= {self.near_threshold:g})"
+            )
+            return _reject(article, "near_duplicate", detail, kept, near_sim)
+        if article.skeleton_hash is None:
+            return None
+        skel = np.frombuffer(article.skeleton_hash, np.uint8)
+        spun_row, spun_sim = self._best(self.spun, self.rows.skeleton, skel)
+        if spun_row is not None and spun_sim >= self.spun_threshold:
+            kept = self._id(spun_row)
+            words = float(estimate(np.mean(self.rows.minhash[spun_row] == sig)))
+            spin = "unknown" if article.spin_score is None else f"{article.spin_score:.2f}"
+            detail = (
+                f"same function-word skeleton as {kept} (estimated Jaccard of stop-word "
+                f"4-grams {spun_sim:.2f} >= {self.spun_threshold:g}) but ~{words:.0%} of "
+                f"word 5-grams in common: a synonym-swapped copy (spin score {spin})"
+            )
+            return _reject(article, "spun_copy", detail, kept, spun_sim)
+        return None
+
+    def _best(
+        self, bands: _BandIndex, sigs: np.ndarray, sig: np.ndarray
+    ) -> tuple[int | None, float]:
+        rows = bands.candidates(sig)
+        if not len(rows):
+            return None, 0.0
+        sims = estimate(np.mean(sigs[rows] == sig, axis=1))
+        best = int(np.argmax(sims))  # the first of equals: the earliest kept row
+        return int(rows[best]), float(sims[best])
+
+    def _id(self, row: int) -> str:
+        return id_text(int(self.rows.ids[row]))
+
+    def add(self, article: Article) -> None:
+        """Remember a kept article."""
+        if article.minhash is None:
+            add_fingerprints(article)
+        has_skeleton = article.skeleton_hash is not None
+        skeleton = article.skeleton_hash if has_skeleton else bytes(SKELETON_PERM)
+        (row,) = self.rows.extend(
+            [id_key(article.id)],
+            [url_key(article.canonical_url)],
+            [content_key(article.content_hash)],
+            np.frombuffer(article.minhash, np.uint8)[None, :],
+            np.frombuffer(skeleton, np.uint8)[None, :],
+            [has_skeleton],
+        ).tolist()
+        self.urls.add(url_key(article.canonical_url), row)
+        self.contents.add(content_key(article.content_hash), row)
+        self.near.add(row, self.rows.minhash[row])
+        if has_skeleton:
+            self.spun.add(row, self.rows.skeleton[row])
 
     def check(self, article: Article) -> Record:
         """The article itself if it is new (and remember it), else a duplicate Reject."""
-        kept = self.urls.get(article.canonical_url)
-        if kept is not None:
-            return self._reject(
-                article, "duplicate_url", f"same canonical URL as {kept}", kept, 1.0
-            )
-        kept = self.hashes.get(article.content_hash)
-        if kept is not None:
-            return self._reject(article, "duplicate_content", f"same text as {kept}", kept, 1.0)
-        self.urls[article.canonical_url] = article.id
-        self.hashes[article.content_hash] = article.id
+        verdict = self.lookup(article)
+        if verdict is not None:
+            return verdict
+        self.add(article)
         return article
 
-    @staticmethod
-    def _reject(article: Article, reason: str, detail: str, kept: str, similarity: float) -> Reject:
-        return Reject(
-            id=record_id(article.url),
-            url=article.url,
-            source=article.source,
-            reason=reason,
-            detail=detail,
-            fetched_at=article.fetched_at,
-            http_status=article.http_status,
-            title=article.title,
-            text=article.text,
-            lang=article.lang,
-            lang_score=article.lang_score,
-            duplicate_of=kept,
-            similarity=similarity,
+    def decide(self, articles: Iterable[Article]) -> list[Record]:
+        """Judge a batch in `keep_order`, so the result does not depend on arrival order."""
+        return [self.check(a) for a in sorted(articles, key=keep_order)]
+
+    def _bulk(self, ids, url_keys, content_keys, minhash, skeleton, has_skeleton) -> None:
+        rows = self.rows.extend(ids, url_keys, content_keys, minhash, skeleton, has_skeleton)
+        self.urls.extend(np.asarray(url_keys, np.uint64), rows)
+        self.contents.extend(np.asarray(content_keys, np.uint64), rows)
+        self.near.extend(rows, np.asarray(minhash, np.uint8))
+        mask = np.asarray(has_skeleton, bool)
+        self.spun.extend(rows[mask], np.asarray(skeleton, np.uint8)[mask])
+
+    # --- persistence -----------------------------------------------------------
+
+    @classmethod
+    def from_warehouse(cls, warehouse, **thresholds: float) -> DuplicateIndex:
+        """The index of a warehouse's kept articles: saved segments, reconciled with `articles`."""
+        from warehouse.query import dataset
+        from warehouse.storage import Root, open_root
+
+        root = warehouse if isinstance(warehouse, Root) else open_root(warehouse)
+        index = cls(**thresholds)
+        kept = dataset(root, "articles").to_table(columns=["id"]).column("id").to_pylist()
+        kept_keys = np.unique(np.fromiter((id_key(i) for i in kept), np.uint64, len(kept)))
+        segments, loaded = index._read_segments(root)
+        if loaded is not None and loaded.num_rows:
+            ids = loaded.column("id").to_numpy()
+            _, first = np.unique(ids, return_index=True)
+            first.sort()
+            keep = first[np.isin(ids[first], kept_keys)]
+            loaded = loaded.take(pa.array(keep))
+            skeleton = loaded.column("skeleton")
+            has_skeleton = skeleton.is_valid().to_numpy(zero_copy_only=False)
+            filled = skeleton.fill_null(bytes(SKELETON_PERM))
+            index._bulk(
+                loaded.column("id").to_numpy(),
+                loaded.column("url_key").to_numpy(),
+                loaded.column("content_key").to_numpy(),
+                _fixed(loaded.column("minhash"), MINHASH_PERM),
+                _fixed(filled, SKELETON_PERM),
+                has_skeleton,
+            )
+        index._segments = segments
+        index.unsaved_from = len(index)
+        missing = np.setdiff1d(kept_keys, index.rows.ids[: len(index)])
+        if len(missing):
+            index._rebuild(root, missing)
+        return index
+
+    def _read_segments(self, root) -> tuple[list[str], pa.Table | None]:
+        from pyarrow import fs as pafs
+
+        selector = pafs.FileSelector(root.path(INDEX_DIR), recursive=False, allow_not_found=True)
+        names = sorted(
+            info.path
+            for info in root.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+            and info.base_name.endswith(".parquet")
+            and not info.base_name.startswith((".", "_"))
         )
+        tables, segments = [], []
+        for path in names:
+            try:
+                table = pq.read_table(path, filesystem=root.fs)
+            except (OSError, pa.ArrowInvalid) as exc:
+                log.warning("duplicate index: skipping unreadable segment %s: %s", path, exc)
+                continue
+            segments.append(path)
+            params = (table.schema.metadata or {}).get(b"winnow.params", b"").decode()
+            if params != PARAMS:
+                log.info("duplicate index: %s was made with other parameters; rebuilding", path)
+                continue
+            tables.append(table.select(SEGMENT_SCHEMA.names).cast(SEGMENT_SCHEMA))
+        return segments, pa.concat_tables(tables) if tables else None
+
+    def _rebuild(self, root, missing: np.ndarray) -> None:
+        """Fingerprint kept articles that no segment covers, from their text."""
+        import pyarrow.dataset as ds
+
+        from warehouse.query import dataset
+
+        log.info("duplicate index: fingerprinting %d article(s) from the warehouse", len(missing))
+        wanted = pa.array([id_text(int(k)) for k in missing])
+        table = dataset(root, "articles").to_table(
+            columns=["id", "url", "canonical_url", "text", "lang", "content_hash", "source"],
+            filter=ds.field("id").isin(wanted),
+        )
+        seen: set[str] = set()
+        for row in table.to_pylist():
+            if row["id"] in seen:
+                continue
+            seen.add(row["id"])
+            article = _stored_article(row)
+            self.add(article)
+
+    def save(self, warehouse, run_id: str) -> str | None:
+        """Write the articles added since the last save as a new segment; returns its path."""
+        from warehouse.layout import file_name, writer_tag
+        from warehouse.storage import Root, open_root
+        from warehouse.writer import next_sequence, write_table
+
+        root = warehouse if isinstance(warehouse, Root) else open_root(warehouse)
+        start = self.unsaved_from
+        if start >= len(self):
+            return None
+        compact = len(self._segments) + 1 > MAX_SEGMENTS
+        if compact:
+            start = 0
+        kind = "compact" if compact else "part"
+        name = file_name(writer_tag(run_id), next_sequence(), kind=kind)
+        path = write_table(root, INDEX_DIR, name, self._segment(start, len(self)))
+        if compact:
+            for old in self._segments:
+                try:
+                    root.fs.delete_file(old)
+                except OSError as exc:
+                    log.warning("duplicate index: could not remove merged segment %s: %s", old, exc)
+            self._segments = []
+        self._segments.append(path)
+        self.unsaved_from = len(self)
+        return path
+
+    def _segment(self, start: int, stop: int) -> pa.Table:
+        r = self.rows
+        skeleton = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(SKELETON_PERM),
+            stop - start,
+            [None, pa.py_buffer(np.ascontiguousarray(r.skeleton[start:stop]).tobytes())],
+        )
+        valid = pa.array(r.has_skeleton[start:stop])
+        skeleton = pc.if_else(valid, skeleton, pa.scalar(None, pa.binary(SKELETON_PERM)))
+        minhash = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(MINHASH_PERM),
+            stop - start,
+            [None, pa.py_buffer(np.ascontiguousarray(r.minhash[start:stop]).tobytes())],
+        )
+        return pa.Table.from_arrays(
+            [
+                pa.array(r.ids[start:stop]),
+                pa.array(r.url_keys[start:stop]),
+                pa.array(r.content_keys[start:stop]),
+                minhash,
+                skeleton,
+            ],
+            schema=SEGMENT_SCHEMA,
+        )
+
+
+def _fixed(column: pa.ChunkedArray, width: int) -> np.ndarray:
+    """A fixed-size binary column as an (n, width) uint8 matrix."""
+    chunks = [
+        np.frombuffer(c.buffers()[1], np.uint8)[c.offset * width : (c.offset + len(c)) * width]
+        for c in column.chunks
+    ]
+    data = np.concatenate(chunks) if chunks else np.empty(0, np.uint8)
+    return data.reshape(-1, width)
+
+
+def _stored_article(row: dict) -> Article:
+    """An Article from a warehouse row, with just what the index needs."""
+    return add_fingerprints(
+        Article(
+            id=row["id"],
+            url=row["url"],
+            canonical_url=row["canonical_url"],
+            source=row["source"] or "",
+            site="",
+            title="",
+            text=row["text"] or "",
+            lang=row["lang"] or "",
+            lang_score=0.0,
+            fetched_at=datetime.now(UTC),
+            content_hash=row["content_hash"] or content_hash(row["text"] or ""),
+            word_count=0,
+        )
+    )
+
+
+def _reject(article: Article, reason: str, detail: str, kept: str, similarity: float) -> Reject:
+    return Reject(
+        id=record_id(article.url),
+        url=article.url,
+        source=article.source,
+        reason=reason,
+        detail=detail,
+        fetched_at=article.fetched_at,
+        http_status=article.http_status,
+        title=article.title,
+        text=article.text,
+        lang=article.lang,
+        lang_score=article.lang_score,
+        duplicate_of=kept,
+        similarity=round(similarity, 4),
+    )
+
+
+@dataclass
+class Copies:
+    """An article and the pages judged copies of it (for `winnow duplicates`)."""
+
+    kept: dict | None
+    copies: list[dict]
+    #: The reject the user named, when they named a copy rather than the kept article.
+    asked: dict | None = None
+
+
+def copies_of(warehouse, key: str) -> Copies | None:
+    """The kept article a URL or id names (directly or through a copy) and all its copies."""
+    from warehouse.query import connect
+
+    con = connect(warehouse)
+    key = key.strip()
+    article_cols = "id, url, canonical_url, source, title, published, spin_score, fetched_at"
+    reject_cols = "id, url, source, reason, similarity, detail, duplicate_of, fetched_at"
+
+    def rows(sql: str, params: list) -> list[dict]:
+        rel = con.execute(sql, params)
+        names = [d[0] for d in rel.description]
+        return [dict(zip(names, row, strict=True)) for row in rel.fetchall()]
+
+    kept = rows(
+        f"select {article_cols} from articles where id = ? or url = ? or canonical_url = ? "
+        "order by fetched_at limit 1",
+        [key, key, canonical_url(key)],
+    )
+    asked = None
+    if not kept:
+        named = rows(
+            f"select {reject_cols} from rejects where (id = ? or url = ?) "
+            "and duplicate_of is not null order by fetched_at desc limit 1",
+            [key, key],
+        )
+        if not named:
+            return None
+        asked = named[0]
+        kept = rows(
+            f"select {article_cols} from articles where id = ? limit 1", [asked["duplicate_of"]]
+        )
+    kept_id = kept[0]["id"] if kept else asked["duplicate_of"]
+    copies = rows(
+        f"select {reject_cols} from rejects where duplicate_of = ? "
+        "order by similarity desc, fetched_at, url",
+        [kept_id],
+    )
+    return Copies(kept[0] if kept else None, copies, asked)

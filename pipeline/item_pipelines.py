@@ -178,10 +178,6 @@ class DuplicatePipeline:
             self.index.save(self.warehouse, self.crawler.spider.run_id)
 
 
-#: Reject reasons that mean a page could not be fetched at all.
-FETCH_FAILURES = ("http_status", "timeout", "dns", "download_error", "refused_address")
-
-
 def _download_errors(stats: dict) -> str:
     """What the downloader met, e.g. 'HTTP 500 x9, ConnectionRefusedError x3' (retries included)."""
     seen = []
@@ -195,20 +191,18 @@ def _download_errors(stats: dict) -> str:
     return ", ".join(seen)
 
 
-def run_outcome(
-    finish_reason: str, counters: Counter, reasons: Counter, stats: dict
-) -> tuple[str, str | None]:
-    """A run's status and, when it failed, why: it fetched nothing, or every page failed to download."""
+def run_outcome(finish_reason: str, counters: Counter, stats: dict) -> tuple[str, str | None]:
+    """A run's status and, when it failed, why: its entry points failed and it fetched nothing.
+
+    A run whose feeds answered is `ok` even if its pages failed: those are rejects with
+    their reasons (and an incremental run may only have retried a page known broken).
+    """
     if finish_reason not in ("finished", "closespider_pagecount", "closespider_itemcount"):
         return "interrupted", None
-    seen = _download_errors(stats)
-    why = f" ({seen})" if seen else ""
     if counters["pages"] == 0 and counters["errors"]:
+        seen = _download_errors(stats)
+        why = f" ({seen})" if seen else ""
         return "failed", f"no page fetched; {counters['errors']} entry point error(s){why}"
-    failed = {r: reasons[r] for r in FETCH_FAILURES if reasons[r]}
-    if counters["pages"] and not counters["articles"] and sum(failed.values()) == counters["pages"]:
-        kinds = ", ".join(f"{r} {n}" for r, n in failed.items())
-        return "failed", f"every page failed to download: {kinds}{why}"
     return "ok", None
 
 
@@ -286,7 +280,7 @@ class WarehousePipeline:
         )
         self.counters["errors"] = errors
         self.counters["bytes"] = int(stats.get_value("downloader/response_bytes", 0))
-        status, detail = run_outcome(reason, self.counters, self.reasons, stats.get_stats())
+        status, detail = run_outcome(reason, self.counters, stats.get_stats())
         self.writer.add_run(
             schema.run_row(
                 run_id=spider.run_id,

@@ -3,7 +3,12 @@
 Checked twice: on the URL (IP literals and 'localhost', and every redirect target,
 since redirects come back through the downloader middlewares) and at DNS resolution
 (`GuardedResolver`), so a host name whose answer changes to a private address
-between checks is refused too. `WINNOW_ALLOW_PRIVATE` (`--allow-private`) lifts it.
+between checks is refused too, and the connection goes to the address checked.
+`WINNOW_ALLOW_PRIVATE` (`--allow-private`) lifts it.
+
+Twisted's endpoint turns any failed resolution into "no results for hostname lookup",
+so the resolver also notes each name it refused (`REFUSED_NAMES`); the middleware then
+refuses that host's retry, or its failure, with the resolver's reason.
 """
 
 from __future__ import annotations
@@ -11,38 +16,59 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from scrapy import exceptions as scrapy_errors
 from scrapy.exceptions import IgnoreRequest
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet.error import DNSLookupError
+
+#: What a failed resolution looks like by the time it reaches the middlewares.
+DNS_ERRORS = (
+    DNSLookupError,
+    *(getattr(scrapy_errors, n) for n in ("CannotResolveHostError",) if hasattr(scrapy_errors, n)),
+)
 
 
 class RefusedAddress(IgnoreRequest):
     """The request's target is not allowed (scheme or address)."""
 
 
+class RefusedHost(DNSLookupError):
+    """A host name resolved to a non-public address: refused before connecting."""
+
+
+#: IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, IPv4-compatible).
+_EMBEDS_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
 def is_public(ip: str) -> bool:
+    """True for a globally routable unicast address, also when it hides an IPv4 one.
+
+    Refused: private, loopback, link-local (169.254.169.254, the cloud metadata
+    address), shared (100.64/10), reserved, unspecified and multicast addresses, and
+    IPv6 forms that embed one of them (::ffff:10.0.0.1, 2002:7f00:1::, 64:ff9b::7f00:1).
+    """
     try:
         addr = ipaddress.ip_address(ip.split("%", 1)[0])
     except ValueError:
         return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
-    return not (
-        addr.is_private
-        or addr.is_loopback
-        or addr.is_link_local
-        or addr.is_multicast
-        or addr.is_reserved
-        or addr.is_unspecified
-    )
+    if isinstance(addr, ipaddress.IPv6Address):
+        embedded = addr.ipv4_mapped or addr.sixtofour
+        if embedded is None and any(addr in net for net in _EMBEDS_IPV4):
+            embedded = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+        if embedded is not None and not is_public(str(embedded)):
+            return False
+    return addr.is_global and not addr.is_multicast
 
 
 def refusal(url: str, allow_private: bool) -> str | None:
     """Why `url` may not be fetched, or None when it may."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").strip("[]").rstrip(".")
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
     if parts.scheme not in ("http", "https"):
         return f"scheme {parts.scheme or '(none)'!r} is not fetched (only http and https)"
-    host = (parts.hostname or "").strip("[]")
     if not host:
         return "no host in URL"
     if allow_private:
@@ -58,6 +84,17 @@ def refusal(url: str, allow_private: bool) -> str | None:
     return None
 
 
+#: Host names the resolver refused in this process, with why.
+REFUSED_NAMES: dict[str, str] = {}
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+
+
 class AddressGuardMiddleware:
     """Downloader middleware: refuses requests (and redirect targets) to non-public addresses."""
 
@@ -69,9 +106,15 @@ class AddressGuardMiddleware:
         return cls(crawler.settings.getbool("WINNOW_ALLOW_PRIVATE"))
 
     def process_request(self, request):
-        why = refusal(request.url, self.allow_private)
+        why = refusal(request.url, self.allow_private) or REFUSED_NAMES.get(_host(request.url))
         if why:
             raise RefusedAddress(why)
+        return None
+
+    def process_exception(self, request, exception):
+        why = REFUSED_NAMES.get(_host(request.url))
+        if why and isinstance(exception, DNS_ERRORS):
+            raise RefusedAddress(why) from exception
         return None
 
 
@@ -93,7 +136,12 @@ class GuardedResolver(CachingThreadedResolver):
 
         def check(ip: str) -> str:
             if not is_public(ip):
-                raise DNSLookupError(f"{name} resolves to {ip}, a non-public address (refused)")
+                why = (
+                    f"{name} resolves to {ip}, a private, loopback, link-local or multicast "
+                    "address (use --allow-private to fetch it)"
+                )
+                REFUSED_NAMES[name.lower().rstrip(".")] = why
+                raise RefusedHost(why)
             return ip
 
         return d.addCallback(check)

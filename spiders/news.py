@@ -18,17 +18,13 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
-from twisted.web._newclient import ResponseNeverReceived
 
 from pipeline.page import Page
 from pipeline.record import Reject, record_id
 from pipeline.urls import canonical_url
 from settings.sources import Source, load_sources, source_from_dict
 from spiders.discovery import DiscoveryError, discover
-from spiders.netguard import RefusedAddress
+from spiders.failures import failure_reason
 from spiders.seen import AlreadySeen, SeenUrls
 
 ADHOC = "adhoc"
@@ -43,32 +39,6 @@ def _headers(response: scrapy.http.Response) -> dict[str, str]:
         k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
         for k, v in response.headers.items()
     }
-
-
-def failure_reason(failure) -> tuple[str, str]:
-    """A reject reason and detail for a failed download."""
-    exc = failure.value
-    if failure.check(RefusedAddress):
-        return "refused_address", str(exc)
-    if failure.check(DNSLookupError):
-        return "dns", str(exc)
-    if failure.check(TimeoutError, TCPTimedOutError):
-        return "timeout", str(exc) or "download timed out"
-    if failure.check(IgnoreRequest):
-        text = str(exc)
-        if "robots" in text.lower() or "Forbidden by robots.txt" in text:
-            return "robots_txt", text
-        if "redirect" in text.lower():
-            return "redirect_loop", text
-        return "ignored", text
-    if failure.check(HttpError):
-        return "http_status", f"HTTP {exc.response.status}"
-    text = str(exc) or type(exc).__name__
-    if any(word in text.lower() for word in ("maxsize", "max size", "exceeds")):
-        return "too_large", text
-    if failure.check(ResponseNeverReceived):
-        return "download_error", f"no response: {text}"
-    return "download_error", f"{type(exc).__name__}: {text}"
 
 
 class NewsSpider(scrapy.Spider):
@@ -169,27 +139,27 @@ class NewsSpider(scrapy.Spider):
         url = response.url
         if response.meta.get("robots") and not url.endswith("/robots.txt"):
             return
+        pattern = re.compile(source.article_pattern) if source.article_pattern else None
+        # Lazily: a sitemap of a million URLs is never a list. Broken XML still yields
+        # what precedes the break, then DiscoveryError says what broke.
         try:
-            found = list(discover(response.body, url))
+            for item in discover(response.body, url):
+                if item.kind == "sitemap":
+                    yield response.follow(
+                        item.url,
+                        callback=self.parse_entry,
+                        errback=self.entry_failed,
+                        meta={"source": source.name},
+                    )
+                    continue
+                if pattern and not pattern.search(item.url):
+                    continue
+                request = self.article_request(source, item.url)
+                if request is not None:
+                    yield request
         except DiscoveryError as exc:
             self.logger.warning("entry point %s: %s", url, exc)
             self.crawler.stats.inc_value("winnow/entry_errors")
-            return
-        pattern = re.compile(source.article_pattern) if source.article_pattern else None
-        for item in found:
-            if item.kind == "sitemap":
-                yield response.follow(
-                    item.url,
-                    callback=self.parse_entry,
-                    errback=self.entry_failed,
-                    meta={"source": source.name},
-                )
-                continue
-            if pattern and not pattern.search(item.url):
-                continue
-            request = self.article_request(source, item.url)
-            if request is not None:
-                yield request
 
     def article_request(self, source: Source, url: str) -> scrapy.Request | None:
         if self.scheduled[source.name] >= source.budget:

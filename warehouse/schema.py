@@ -9,6 +9,8 @@ Three tables, each a directory of Parquet files under the warehouse root:
 Partition columns (`date`, `lang`) live in the directory names, not in the files.
 `SCHEMA_VERSION` is written into every file's metadata; columns are only ever added
 (as nullable), so readers take the union schema and old files stay readable.
+`DOCS` says what every column means; README.md's column tables are generated from
+it (`python -m warehouse.schema`) and a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pyarrow as pa
 from pipeline.record import Article, Reject
 
 SCHEMA_VERSION = "1"
+VERSION_KEY = b"winnow.schema_version"
 TS = pa.timestamp("us", tz="UTC")
 
 ARTICLES = pa.schema(
@@ -95,7 +98,109 @@ PARTITIONS = {"articles": ("date", "lang"), "rejects": ("date",), "runs": ()}
 
 def with_version(schema: pa.Schema) -> pa.Schema:
     """The schema with winnow's version in its metadata (written into every file)."""
-    return schema.with_metadata({b"winnow.schema_version": SCHEMA_VERSION.encode()})
+    return schema.with_metadata({VERSION_KEY: SCHEMA_VERSION.encode()})
+
+
+#: The type of each partition column, as engines read it back from the path.
+PARTITION_TYPES = {"date": pa.date32(), "lang": pa.string()}
+
+_PARTITION_DOCS = {
+    "date": "partition: fetch date (UTC), `YYYY-MM-DD`",
+    "lang": "partition: ISO 639 language code (`und` when unknown)",
+}
+
+#: What every column means (README.md's tables are generated from this).
+DOCS: dict[str, dict[str, str]] = {
+    "articles": {
+        "id": "16 hex chars of the SHA-256 of the canonical URL",
+        "url": "the URL fetched",
+        "canonical_url": "normalised URL (scheme, host case, tracking parameters removed)",
+        "requested_url": "the URL first requested, when a redirect led to `url`",
+        "source": "source name from sources.toml",
+        "site": "host name of the URL",
+        "title": "headline",
+        "text": "the cleaned article body, paragraphs separated by newlines",
+        "lang_score": "language detector confidence, 0-1",
+        "word_count": "words in `text`",
+        "author": "byline, when the page has one",
+        "published": "publication time from the page metadata (UTC), when known",
+        "sitename": "the site's own name from its metadata",
+        "description": "meta description / summary",
+        "tags": "tags and categories from the page metadata",
+        "image": "main image URL",
+        "content_hash": "hash of the normalised words of `text` (exact-duplicate key)",
+        "spin_score": "how much the text looks machine-reworded (0-1), when measured",
+        "http_status": "HTTP status of the fetch",
+        "fetched_at": "fetch time (UTC)",
+        "run_id": "the crawl run that wrote the row (see `runs`)",
+        **_PARTITION_DOCS,
+    },
+    "rejects": {
+        "id": "16 hex chars of the SHA-256 of the URL",
+        "url": "the URL fetched",
+        "source": "source name from sources.toml",
+        "reason": "machine-readable reason: `http_status`, `language`, `quality:<rule>`, `duplicate_url`, ...",
+        "detail": "the reason in words",
+        "value": "the measured value that failed the rule, when there is one",
+        "title": "headline, when extraction got that far",
+        "text": "the first 2,000 characters of the extracted text, for auditing",
+        "lang": "detected language, when detection ran",
+        "lang_score": "language detector confidence, 0-1",
+        "http_status": "HTTP status of the fetch",
+        "duplicate_of": "`id` of the article this page duplicates",
+        "similarity": "similarity to that article (1.0 = exact copy)",
+        "fetched_at": "fetch time (UTC)",
+        "run_id": "the crawl run that wrote the row",
+        "date": _PARTITION_DOCS["date"],
+    },
+    "runs": {
+        "run_id": "unique id of the crawl run",
+        "sources": "the sources crawled",
+        "started_at": "start time (UTC)",
+        "ended_at": "end time (UTC)",
+        "status": "`ok`, `interrupted` or `failed`",
+        "pages_fetched": "pages that ended as a row (articles + rejects)",
+        "articles": "articles kept",
+        "rejects": "pages rejected",
+        "rejects_by_reason": "JSON object: reason -> count",
+        "errors": "entry points that failed and errors logged",
+        "error_detail": "why the run failed, when it did",
+        "bytes": "response bytes downloaded",
+        "host": "host the crawler ran on",
+        "pid": "crawler process id",
+        "runner": "`local` or `scrapyd`",
+    },
+}
+
+
+def columns(table: str) -> list[tuple[str, pa.DataType]]:
+    """Every column a reader sees: the file columns, then the partition columns."""
+    fields = [(f.name, f.type) for f in TABLES[table]]
+    return fields + [(k, PARTITION_TYPES[k]) for k in PARTITIONS[table]]
+
+
+def full_schema(table: str) -> pa.Schema:
+    """The schema a reader sees (file columns + partition columns): pass it to
+    `pyarrow.dataset.dataset(..., schema=)` so files of an older schema read too."""
+    return pa.schema([pa.field(n, t) for n, t in columns(table)])
+
+
+def markdown_table(table: str) -> str:
+    """The README table of one table's columns: name, type, meaning."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    for name, dtype in columns(table):
+        lines.append(f"| `{name}` | {_type_name(dtype)} | {DOCS[table][name]} |")
+    return "\n".join(lines)
+
+
+def _type_name(dtype: pa.DataType) -> str:
+    if pa.types.is_list(dtype):
+        return f"list<{_type_name(dtype.value_type)}>"
+    if pa.types.is_timestamp(dtype):
+        return "timestamp (UTC)"
+    return {"float": "float32", "double": "float64", "date32[day]": "date"}.get(
+        str(dtype), str(dtype)
+    )
 
 
 def article_row(article: Article, run_id: str) -> dict:
@@ -140,3 +245,8 @@ def run_row(
         "pid": pid,
         "runner": runner,
     }
+
+
+if __name__ == "__main__":
+    for name in TABLES:
+        print(f"`{name}`:\n\n{markdown_table(name)}\n")

@@ -3,15 +3,25 @@
 For `s3://bucket/prefix` the endpoint and credentials come from the environment
 (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`), the
 same variables boto3 and DuckDB read.
+
+`publish()` is how every data file is created: written under a hidden temporary name,
+then renamed (local: an atomic rename after fsync, so even a machine crash cannot
+leave an empty file under the final name; S3: a server-side copy, which makes the
+object appear complete or not at all), so no reader ever sees half a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pyarrow import fs as pafs
+
+from warehouse.layout import tmp_name
 
 
 @dataclass(frozen=True)
@@ -29,15 +39,19 @@ class Root:
     def path(self, *parts: str) -> str:
         return "/".join([self.base.rstrip("/"), *parts])
 
-    def glob_uri(self, table: str) -> str:
-        """A glob over a table's Parquet files, in the form DuckDB reads."""
+    def relative(self, path: str) -> str:
+        """A path inside the root, relative to it (`articles/date=.../x.parquet`)."""
+        return path[len(self.base.rstrip("/")) + 1 :]
+
+    def uri_of(self, path: str) -> str:
+        """The URI an outside engine (DuckDB) opens for a path inside the root."""
         if self.is_local:
-            return f"{self.base}/{table}/**/*.parquet"
-        return f"{self.uri.rstrip('/')}/{table}/**/*.parquet"
+            return path
+        return f"s3://{path}"
 
 
-def open_root(uri: str | os.PathLike[str]) -> Root:
-    """Resolve a warehouse root; local paths are made absolute and created."""
+def open_root(uri: str | os.PathLike[str], create: bool = True) -> Root:
+    """Resolve a warehouse root; local paths are made absolute (and created, for writers)."""
     text = str(uri)
     if text.startswith("s3://"):
         bucket_path = text[len("s3://") :].rstrip("/")
@@ -50,8 +64,36 @@ def open_root(uri: str | os.PathLike[str]) -> Root:
             kwargs.update(
                 access_key=os.environ["AWS_ACCESS_KEY_ID"],
                 secret_key=os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+                session_token=os.environ.get("AWS_SESSION_TOKEN"),
             )
         return Root(pafs.S3FileSystem(**kwargs), bucket_path, text)
     path = Path(text).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return Root(pafs.LocalFileSystem(), path.as_posix(), path.as_posix())
+
+
+@contextlib.contextmanager
+def publish(root: Root, directory: str, name: str) -> Iterator[BinaryIO]:
+    """A stream for a new file that appears as `directory/name` only once complete.
+
+    On any error the temporary file is removed and the final name never appears.
+    """
+    final = root.path(directory, name)
+    tmp = root.path(directory, tmp_name(name))
+    root.fs.create_dir(root.path(directory), recursive=True)
+    try:
+        if root.is_local:
+            with open(tmp, "wb") as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+            os.rename(tmp, final)
+        else:
+            with root.fs.open_output_stream(tmp) as out:
+                yield out
+            root.fs.move(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            root.fs.delete_file(tmp)
+        raise

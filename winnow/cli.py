@@ -197,6 +197,43 @@ def _render_table(rel) -> str:
     return "\n".join(lines)
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    from warehouse.compact import CompactionError, compact
+    from warehouse.layout import PartitionError
+
+    try:
+        results = compact(
+            args.warehouse,
+            partitions=args.partition,
+            target_bytes=int(args.target_size * 1024 * 1024),
+            grace=args.grace,
+        )
+    except (CompactionError, PartitionError) as exc:
+        print(f"compact: {exc}", file=sys.stderr)
+        return 2
+    for r in results:
+        print(
+            f"{r.partition}: {r.files_before} files ({r.bytes_before / 1e6:.1f} MB) -> "
+            f"{r.files_after} ({r.bytes_after / 1e6:.1f} MB), {r.rows} rows merged"
+        )
+    before = sum(r.files_before for r in results)
+    after = sum(r.files_after for r in results)
+    print(f"compacted {len(results)} partition(s): {before} files -> {after}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from warehouse.export import ExportError, export
+
+    try:
+        rows = export(args.warehouse, args.output, args.format, args.table, args.where)
+    except ExportError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"{rows} row(s) of {args.table} written to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from winnow.report import report
 
@@ -258,6 +295,90 @@ def _check_source(source, allow_private: bool) -> int:
     return 1 if failures else 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from settings.sources import SourceError, parse_duration
+    from winnow.schedule import LocalRunner, Scheduler, ScrapydRunner, warehouse_for_workers
+    from winnow.scrapyd import Scrapyd, ScrapydError
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    warehouse = warehouse_for_workers(args.warehouse)
+    sources_file = str(Path(args.sources_file).resolve()) if args.sources_file else None
+    try:
+        max_backoff = parse_duration(args.max_backoff)
+        if args.scrapyd:
+            runner = ScrapydRunner(
+                Scrapyd(args.scrapyd),
+                warehouse,
+                sources_file,
+                args.allow_private,
+                project=args.project,
+            )
+        else:
+            runner = LocalRunner(warehouse, args.log_dir, sources_file, args.allow_private)
+    except (ValueError, ScrapydError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scheduler = Scheduler(
+        warehouse,
+        runner,
+        sources_file=sources_file,
+        max_parallel=args.max_parallel,
+        max_backoff=max_backoff,
+        grace=args.grace,
+    )
+    try:
+        if args.plan:
+            scheduler.load()
+            print(scheduler.describe())
+            return 0
+        signal.signal(signal.SIGTERM, scheduler.request_stop)
+        signal.signal(signal.SIGINT, scheduler.request_stop)
+        return scheduler.run(once=args.once)
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from winnow.history import format_history, load_history
+
+    history = load_history(args.warehouse)
+    if args.source:
+        history = {k: v for k, v in history.items() if k in args.source}
+    print(format_history(history, limit=args.limit))
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from pipeline.duplicates import copies_of
+
+    found = copies_of(args.warehouse, args.url_or_id)
+    if found is None:
+        print(f"no article or copy matches {args.url_or_id}", file=sys.stderr)
+        return 1
+    if found.asked is not None:
+        a = found.asked
+        print(f"{a['url']} is a copy ({a['reason']}, similarity {a['similarity']:.2f}) of:")
+    k = found.kept
+    if k is None:
+        print(f"kept: {found.asked['duplicate_of']} (no longer in the warehouse)")
+    else:
+        spin = "n/a" if k["spin_score"] is None else f"{k['spin_score']:.2f}"
+        print(f"kept: {k['id']}  {k['url']}")
+        print(f"  source {k['source']}, published {k['published'] or '?'}, spin score {spin}")
+        print(f"  title: {k['title']}")
+    print(f"copies: {len(found.copies)}")
+    for c in found.copies:
+        print(f"  {c['reason']:<17} {c['similarity'] or 0:.2f}  {c['url']}  ({c['source']})")
+        print(f"    why: {c['detail']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winnow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -309,6 +430,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_query)
 
     p = sub.add_parser(
+        "compact", help="merge each partition's small files into few large ones, atomically"
+    )
+    _add_warehouse(p)
+    p.add_argument(
+        "--partition",
+        action="append",
+        default=None,
+        help="only this partition, e.g. articles/date=2026-11-03 or date=2026-11-03/lang=en (repeatable)",
+    )
+    p.add_argument(
+        "--target-size", type=float, default=256, help="size of merged files in MB (default 256)"
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=60,
+        help="seconds merged files stay for readers that listed them before deletion (default 60)",
+    )
+    p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser("export", help="write a filtered subset of a table as jsonl, csv or parquet")
+    _add_warehouse(p)
+    p.add_argument("--format", required=True, choices=["jsonl", "csv", "parquet"])
+    p.add_argument("--output", required=True, help="the file to write")
+    p.add_argument(
+        "--where", default=None, help="SQL condition, e.g. \"date = '2026-11-03' and lang = 'en'\""
+    )
+    p.add_argument("--table", default="articles", choices=["articles", "rejects", "runs"])
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
         "stats", help="where the pages went: articles per source and language, rejects per reason"
     )
     _add_warehouse(p)
@@ -329,6 +481,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources-file", default=None)
     p.add_argument("--allow-private", action="store_true")
     p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser(
+        "schedule", help="run each source on its interval or cron expression, recording every run"
+    )
+    _add_warehouse(p)
+    p.add_argument(
+        "--sources-file", default=None, help="sources file (default: settings/sources.toml)"
+    )
+    p.add_argument("--once", action="store_true", help="run what is due now, then exit (for cron)")
+    p.add_argument("--plan", action="store_true", help="print when each source is due and exit")
+    p.add_argument(
+        "--scrapyd", metavar="URL", default=None, help="hand the runs to this scrapyd server"
+    )
+    p.add_argument("--project", default="winnow", help="the scrapyd project (default: winnow)")
+    p.add_argument("--max-parallel", type=int, default=4, help="runs at once at most (default: 4)")
+    p.add_argument(
+        "--max-backoff",
+        default="6h",
+        help="longest wait between attempts of a failing source (default: 6h)",
+    )
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=90.0,
+        help="seconds crawls get to stop cleanly on SIGTERM (default: 90)",
+    )
+    p.add_argument(
+        "--log-dir",
+        default=os.environ.get("WINNOW_LOG_DIR", "logs"),
+        help="where local crawls' logs go, one file per run (default: ./logs)",
+    )
+    p.add_argument(
+        "--allow-private", action="store_true", help="allow loopback and private addresses"
+    )
+    p.set_defaults(func=cmd_schedule)
+
+    p = sub.add_parser("runs", help="recent runs per source, failing sources first")
+    _add_warehouse(p)
+    p.add_argument("--source", action="append", default=None, help="only this source (repeatable)")
+    p.add_argument("--limit", type=int, default=5, help="runs shown per source (default: 5)")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser(
+        "duplicates", help="the copies of an article (by URL or id) and why each is a copy"
+    )
+    p.add_argument("url_or_id", help="an article's URL or id, or the URL or id of one of its copies")
+    _add_warehouse(p)
+    p.set_defaults(func=cmd_duplicates)
     return parser
 
 

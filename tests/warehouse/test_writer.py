@@ -68,7 +68,7 @@ def test_a_dead_writers_temporary_file_is_removed_and_never_read(warehouse: Path
     part.mkdir(parents=True)
     from warehouse.layout import host_tag
 
-    stale = part / f".tmp-part-run-0-{host_tag()}-999999-000001.parquet"
+    stale = part / f".tmp-part-run-0-{host_tag()}-999999-000001.parquet.partial"
     stale.write_bytes(b"PAR1 half a file")
     assert connect(warehouse).execute("select count(*) from articles").fetchone() == (0,)
     WarehouseWriter(warehouse, "run-2")

@@ -1,0 +1,80 @@
+"""Cleaning in a process pool, each page bounded in time.
+
+`clean` runs in pebble worker processes so the Twisted reactor never waits on lxml,
+and so a page that makes a step hang or crash costs one worker, not the crawl: pebble
+kills a worker that runs past the bound. Whatever goes wrong becomes a Reject, so the
+page is still one row: `timeout`, `worker_crash` or `clean_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from pebble import ProcessExpired, ProcessPool
+
+from pipeline.clean import CleanConfig, clean
+from pipeline.page import Page
+from pipeline.record import Record, Reject, record_id
+from pipeline.urls import canonical_url
+
+
+def _worker_init() -> None:
+    # Load trafilatura and langdetect's profiles once per worker, not on its first page.
+    from pipeline.language import backend
+
+    backend("langdetect")
+
+
+def start_pool(workers: int) -> ProcessPool:
+    """A pool of cleaning workers (forkserver: no reactor state leaks into them)."""
+    return ProcessPool(
+        max_workers=workers,
+        initializer=_worker_init,
+        context=multiprocessing.get_context("forkserver"),
+    )
+
+
+def page_reject(page: Page, reason: str, detail: str) -> Reject:
+    """A Reject for a page that never got a verdict from `clean`."""
+    return Reject(
+        id=record_id(canonical_url(page.url)),
+        url=page.url,
+        source=page.source,
+        reason=reason,
+        detail=detail,
+        fetched_at=page.fetched_at,
+        http_status=page.status,
+    )
+
+
+def failure_reject(page: Page, exc: BaseException, timeout: float) -> Reject:
+    """The Reject for a page whose cleaning failed in the pool."""
+    if isinstance(exc, FutureTimeout):
+        return page_reject(page, "timeout", f"cleaning took longer than {timeout:g}s")
+    if isinstance(exc, ProcessExpired):
+        return page_reject(page, "worker_crash", f"the cleaning worker died: {exc}")
+    return page_reject(page, "clean_error", f"{type(exc).__name__}: {exc}")
+
+
+async def clean_bounded(
+    pool: ProcessPool, page: Page, config: CleanConfig, timeout: float
+) -> Record:
+    """Clean one page in the pool (awaitable from the reactor); never raises."""
+    future = pool.schedule(clean, args=(page, config), timeout=timeout)
+    try:
+        return await asyncio.wrap_future(future)
+    except Exception as exc:  # a bug in a step must not lose the page
+        return failure_reject(page, exc, timeout)
+
+
+def clean_bounded_sync(
+    pool: ProcessPool, page: Page, config: CleanConfig, timeout: float
+) -> Record:
+    """Clean one page in the pool and wait for it, for batch jobs and tests; never raises."""
+    future = pool.schedule(clean, args=(page, config), timeout=timeout)
+    try:
+        return future.result()
+    except Exception as exc:
+        return failure_reject(page, exc, timeout)
