@@ -115,36 +115,49 @@ def too_short(doc: Doc) -> float:
     return float(doc.word_count)
 
 
-#: A prose line has at least this many words (scripts without spaces: characters / 2.5);
-#: one this long is prose even without closing punctuation (a body extracted as one line).
-PROSE_LINE_WORDS = 15
-PROSE_RUN_ON_WORDS = 40
+#: A line of this many words is prose (scripts without spaces: characters / 2.5); a
+#: shorter one is prose when it holds two sentences or more. A teaser, a caption, a
+#: headline or a menu entry is one short sentence at most.
+PROSE_LINE_WORDS = 20
+PROSE_MIN_WORDS = 8
+#: A short line cut off with ellipses on both sides is a search-result snippet.
+PROSE_SNIPPET_WORDS = 40
+#: A page with this many words of prose is an article, whatever else came with it.
+PROSE_ENOUGH_WORDS = 150
 _LIST_MARKERS = ("- ", "* ", "• ")
+_SENTENCE_END = re.compile(r"[.!?…。！？؟](?:[\s\"'”’»)\]]|$)")
 
 
 def _is_prose(line: str, link_texts: frozenset[str]) -> bool:
-    if line.startswith("|"):  # a table row
-        return False
-    if line.count("…") + line.count("...") >= 2:  # a search-result snippet
-        return False
     if " ".join(line.casefold().split()) in link_texts:
         return False
+    if line.count("…") + line.count("...") >= 2 and len(line.split()) < PROSE_SNIPPET_WORDS:
+        return False  # a search-result snippet
     if line.startswith(_LIST_MARKERS):  # bullet paragraphs are prose when they are long
         line = line[2:]
-    words = len(line) / 2.5 if _CJK.search(line) else len(line.split())
-    return words >= PROSE_RUN_ON_WORDS or (words >= PROSE_LINE_WORDS and line.endswith(_TERMINAL))
+    if line.startswith("|"):  # layout tables: judge the cells' text
+        line = " ".join(line.replace("|", " ").split())
+    cjk = _CJK.search(line) is not None
+    words = len(line) / 2.5 if cjk else len(line.split())
+    if words >= PROSE_LINE_WORDS:
+        return True
+    return words >= PROSE_MIN_WORDS and len(_SENTENCE_END.findall(line)) >= 2
 
 
 def not_prose(doc: Doc) -> float:
-    """Share of characters in prose lines: sentences of some length, not list items or link text.
+    """Share of characters in prose lines (1.0 once there are 150 words of prose).
 
     Index and search pages, link farms, menus and caption galleries are short lines,
-    list items and links; articles are mostly paragraphs.
+    one-sentence teasers, snippets and links; an article is paragraphs, even when a
+    block of related links or captions came along with it.
     """
     total = sum(len(line) for line in doc.lines)
     if not total:
         return 0.0
-    return sum(len(line) for line in doc.lines if _is_prose(line, doc.link_texts)) / total
+    prose = [line for line in doc.lines if _is_prose(line, doc.link_texts)]
+    if count_words(" ".join(prose)) >= PROSE_ENOUGH_WORDS:
+        return 1.0
+    return sum(len(line) for line in prose) / total
 
 
 def repetition(doc: Doc) -> float:
