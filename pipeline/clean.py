@@ -144,7 +144,12 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
             )
         return _reject(page, "empty", "the extractor found no article text", title=found.title)
 
-    stripped = strip_trailers(lines, {found.title, *found.title_forms} - {None}, templates=config.templates)
+    stripped = strip_trailers(
+        lines,
+        {found.title, *found.title_forms} - {None},
+        templates=config.templates,
+        link_texts=found.link_texts,
+    )
     text = "\n".join(stripped.lines)
     if trace is not None:
         trace.removed = stripped.removed
@@ -167,6 +172,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         title=found.title or "",
         link_texts=found.link_texts,
         js_shell=found.js_shell,
+        raw_text=found.text,
         stripped_chars=sum(len(line) for line, why in stripped.removed if why != "title"),
     )
     if trace is not None:

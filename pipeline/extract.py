@@ -12,7 +12,8 @@ from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.utils import load_html
 
-from pipeline.metadata import page_metadata, squash
+from pipeline.metadata import page_metadata
+from pipeline.trailers import normalise_line
 
 # trafilatura logs every discarded page at WARNING; winnow reports those as rejects instead.
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
@@ -45,12 +46,6 @@ class Extraction:
     link_texts: frozenset[str] = frozenset()
     #: The page asks for JavaScript and has (almost) no text outside scripts.
     js_shell: bool = False
-
-
-
-
-
-
 
 
 def _is_js_shell(tree: HtmlElement) -> bool:
@@ -95,7 +90,7 @@ def cut_by_depth(tree: HtmlElement) -> bool:
 def extract(tree: HtmlElement, url: str) -> Extraction:
     """Run trafilatura for the body (comments excluded, tables kept); metadata from the page's
     own declarations (pipeline/metadata.py), which costs far less than trafilatura's."""
-    link_texts = frozenset(s for a in tree.iter("a") if (s := squash(a.text_content()).casefold()))
+    link_texts = frozenset(s for a in tree.iter("a") if (s := normalise_line(a.text_content())))
     meta = page_metadata(tree)
     doc = bare_extraction(
         tree,

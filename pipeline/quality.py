@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
+from pipeline.trailers import normalise_line
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _TERMINAL = tuple(".!?…。！？:;»\"'”’)؟۔")
@@ -64,6 +66,9 @@ class Doc:
     link_texts: frozenset[str] = frozenset()
     js_shell: bool = False
     stripped_chars: int = 0
+    #: The extracted text before trailer stripping: the junk-kind rules look for their
+    #: phrases ("subscribe to continue", "we use cookies") where stripping may remove them.
+    raw_text: str = ""
     lines: list[str] = field(init=False)
     words: list[str] = field(init=False)
     word_count: int = field(init=False)
@@ -77,7 +82,7 @@ class Doc:
 
 
 def _phrase_hits(doc: Doc, kind: str) -> int:
-    haystack = doc.folded + " " + doc.title.casefold()
+    haystack = " ".join((doc.raw_text or doc.text).casefold().split()) + " " + doc.title.casefold()
     return sum(1 for phrase in junk_phrases()[kind] if phrase in haystack)
 
 
@@ -96,8 +101,9 @@ def cookie_wall(doc: Doc) -> float:
     if doc.word_count >= 400 or not doc.lines:
         return 0.0
     phrases = junk_phrases()["cookie_wall"]
-    hits = sum(1 for line in doc.lines if any(p in line.casefold() for p in phrases))
-    return hits / len(doc.lines)
+    lines = [line for line in (doc.raw_text or doc.text).splitlines() if line.strip()]
+    hits = sum(1 for line in lines if any(p in line.casefold() for p in phrases))
+    return hits / len(lines)
 
 
 def paywall_stub(doc: Doc) -> float:
@@ -129,7 +135,7 @@ _SENTENCE_END = re.compile(r"[.!?…。！？؟](?:[\s\"'”’»)\]]|$)")
 
 
 def _is_prose(line: str, link_texts: frozenset[str]) -> bool:
-    if " ".join(line.casefold().split()) in link_texts:
+    if normalise_line(line) in link_texts:
         return False
     if line.count("…") + line.count("...") >= 2 and len(line.split()) < PROSE_SNIPPET_WORDS:
         return False  # a search-result snippet

@@ -34,6 +34,8 @@ SECTION_KINDS = frozenset(
 )
 #: A line longer than this (in words) is article text, whatever a section opener says.
 SECTION_LINE_MAX_WORDS = 16
+#: A tail line that is only a link, and no longer than this, is a link to elsewhere.
+LINK_LINE_MAX_WORDS = 20
 #: A line this long that appears twice is a repeated paragraph, not a trailer.
 REPEATED_PARAGRAPH_WORDS = 8
 #: A tail section opener must sit in the last part of the body to cut what follows.
@@ -140,11 +142,14 @@ def strip_trailers(
     title: str | Iterable[str] | None = None,
     library: TrailerLibrary | None = None,
     templates: frozenset[str] = frozenset(),
+    link_texts: frozenset[str] = frozenset(),
 ) -> Stripped:
     """Remove trailer lines from the body.
 
     `title` is the page's title, or every form of it the page shows (a title repeated as
-    one of the first lines goes); `templates` are a site's learned template lines.
+    one of the first lines goes); `templates` are a site's learned template lines;
+    `link_texts` the page's link texts (normalised): a short line at the tail that is
+    nothing but a link is a related-article or navigation link.
     """
     library = library or default_library()
     norm = [normalise_line(line) for line in lines]
@@ -177,9 +182,16 @@ def strip_trailers(
         ) is not None:
             reason[i] = hit.rule
 
-    def edge_claim(k: int) -> bool:
+    def edge_claim(k: int, tail: bool = False) -> bool:
         if reason[k] is None:
             reason[k] = claim(k, True)
+        if (
+            reason[k] is None
+            and tail
+            and norm[k] in link_texts
+            and line_words(norm[k]) <= LINK_LINE_MAX_WORDS
+        ):
+            reason[k] = "link"
         return reason[k] is not None
 
     # Head edge: walk in while lines are trailers; tail edge: walk back likewise.
@@ -187,7 +199,7 @@ def strip_trailers(
     while i < len(lines) and edge_claim(i):
         i += 1
     j = len(lines) - 1
-    while j > i and edge_claim(j):
+    while j > i and edge_claim(j, tail=True):
         j -= 1
     _cut_tail_sections(lines, norm, reason, library, templates)
 
