@@ -44,6 +44,9 @@ BINARY_MAGIC = (
     b"7z\xbc\xaf",
 )
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+#: langdetect's probability below which the language counts as undetermined. Its
+#: trials disagree on mixed or list-like text; one of three going astray gives 0.67.
+DEFAULT_LANG_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class CleanConfig:
     """Read-only settings of the cleaning stage (one per source; see settings/sources.py)."""
 
     languages: tuple[str, ...] = ()
-    lang_floor: float = 0.70
+    lang_floor: float = DEFAULT_LANG_FLOOR
     language_backend: str = "langdetect"
     thresholds: Mapping[str, float] = field(default_factory=dict)
     max_bytes: int = DEFAULT_MAX_BYTES

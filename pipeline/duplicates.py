@@ -23,14 +23,17 @@ Which copy is kept (the guarantee):
 
 * Across runs, the first copy written wins: a kept article is never un-kept, so a
   copy fetched a day later is rejected even if it was published earlier.
-* Within a run, the choice does not depend on the order pages arrive in: the crawl
-  holds the run's new articles (item_pipelines.DuplicatePipeline) until every page
-  is fetched, then decides them in `keep_order`: earliest publication date first
-  (articles without one after all dated ones), then source name, then the page
-  fetched at its own canonical URL before its aliases, then URL. Of two copies the
-  one earlier in that order is kept. A run that holds more than
-  `WINNOW_DUPLICATE_HOLD` (5,000) new articles is decided in batches of that size,
-  each in `keep_order`; a run stopped before it went idle is decided at its close.
+* Within a run, the choice does not depend on the order pages arrive in, for the
+  copies that arrive within one hold window: the crawl holds new articles
+  (item_pipelines.DuplicatePipeline) until the crawl is idle, or the first one held
+  has waited `WINNOW_DUPLICATE_HOLD_SECONDS` (default: the writer's flush interval,
+  30 s), or 5,000 are held, then decides the batch in `keep_order`: earliest
+  publication date first (articles without one after all dated ones), then source
+  name, then the page fetched at its own canonical URL before its aliases, then
+  URL. Of two copies the one earlier in that order is kept. A run that fetches
+  everything within the window is one batch; copies in different batches are
+  decided like copies in different runs. A run stopped before it went idle decides
+  what it holds at its close.
 * Several crawler processes writing to one warehouse at once each see the others'
   articles from their next run on.
 

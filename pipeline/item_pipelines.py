@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -33,7 +34,7 @@ from pipeline.record import Article, Reject
 from pipeline.templates import SiteTemplates, TemplateHold, strip_template_lines
 from warehouse import schema
 from warehouse.state import read_json, write_json
-from warehouse.writer import WarehouseWriter
+from warehouse.writer import WarehouseError, WarehouseWriter
 
 TEMPLATES_STATE = "templates.json"
 
@@ -87,18 +88,29 @@ class DuplicatePipeline:
 
     A copy of an article already in the warehouse is rejected on arrival. A new
     article is held (dropped here at DEBUG level, so the page's response is
-    released) until the crawl goes idle or `WINNOW_DUPLICATE_HOLD` are held; then
-    the held ones are decided in `keep_order` and sent back through the pipelines,
-    so which copy is kept does not depend on arrival order.
+    released) until the crawl goes idle, the first held one has waited
+    `WINNOW_DUPLICATE_HOLD_SECONDS` (default: the writer's flush interval, so
+    articles still show up in the warehouse within about two of those), or
+    `WINNOW_DUPLICATE_HOLD` (5,000) are held; then the held ones are decided in
+    `keep_order` and sent back through the pipelines, so which copy is kept does not
+    depend on the order they arrived in. `WINNOW_NEAR_DUPLICATES = False` keeps only
+    the URL and exact-text checks.
     """
 
     def __init__(self, warehouse: str, crawler=None) -> None:
         self.warehouse = warehouse
         self.crawler = crawler
-        self.index = DuplicateIndex.from_warehouse(warehouse)
-        settings = crawler.settings if crawler is not None else {}
-        self.hold_max = int(settings.get("WINNOW_DUPLICATE_HOLD", 5000))
+        settings = crawler.settings if crawler is not None else None
+        near = settings is None or settings.getbool("WINNOW_NEAR_DUPLICATES", True)
+        off = {} if near else {"near": float("inf"), "spun": float("inf")}
+        self.index = DuplicateIndex.from_warehouse(warehouse, **off)
+        self.hold_max = settings.getint("WINNOW_DUPLICATE_HOLD", 5000) if settings else 0
+        flush = settings.getfloat("WINNOW_FLUSH_SECONDS", 30.0) if settings else 0.0
+        self.hold_seconds = (
+            settings.getfloat("WINNOW_DUPLICATE_HOLD_SECONDS", flush) if settings else 0.0
+        )
         self.held: list[Article] = []
+        self._held_since = 0.0
         self._released: dict[int, Article] = {}
 
     @classmethod
@@ -115,6 +127,8 @@ class DuplicatePipeline:
         verdict = self.index.lookup(item)
         if verdict is not None or self.crawler is None:
             return verdict or self.index.check(item)
+        if not self.held:
+            self._held_since = time.monotonic()
         self.held.append(item)
         if len(self.held) >= self.hold_max:
             self._release()
@@ -123,12 +137,15 @@ class DuplicatePipeline:
     def open_spider(self) -> None:
         # Release as soon as nothing else is in flight, not at the engine's next
         # 5-second idle heartbeat: the crawl then closes on that heartbeat.
-        self._idle_timer = task.LoopingCall(self._release_if_idle)
+        self._idle_timer = task.LoopingCall(self._release_if_due)
         self._idle_timer.start(0.2, now=False)
 
-    def _release_if_idle(self) -> None:
+    def _release_if_due(self) -> None:
+        if not self.held:
+            return
         engine = self.crawler.engine
-        if self.held and engine is not None and engine.spider_is_idle():
+        waited = time.monotonic() - self._held_since
+        if waited >= self.hold_seconds or (engine is not None and engine.spider_is_idle()):
             self._release()
 
     def spider_idle(self) -> None:
@@ -228,7 +245,7 @@ class WarehousePipeline:
         self.writer = WarehouseWriter(
             self.warehouse, spider.run_id, self.flush_rows, self.flush_seconds
         )
-        self._timer = task.LoopingCall(self.writer.maybe_flush)
+        self._timer = task.LoopingCall(self._maybe_flush)
         self._timer.start(min(5.0, self.flush_seconds), now=False)
         saved = read_json(self.writer.root, TEMPLATES_STATE, {})
         self.templates = TemplateHold(SiteTemplates.from_dict(saved or {}))
@@ -252,8 +269,34 @@ class WarehousePipeline:
             article.content_hash = content_hash(article.text)
         return article
 
+    def _maybe_flush(self) -> None:
+        try:
+            self.writer.maybe_flush()
+        except WarehouseError as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        """A write failed (disk full, ...): stop the crawl once, with the writer's message.
+
+        Files already written stay complete and visible; `winnow crawl` exits with 1.
+        """
+        stats = self.crawler.stats
+        if stats.get_value("winnow/warehouse_error"):
+            return
+        stats.set_value("winnow/warehouse_error", str(exc))
+        self.crawler.spider.logger.error("warehouse write failed, stopping the crawl: %s", exc)
+        engine = self.crawler.engine
+        if engine is not None and self.crawler.crawling:
+            if hasattr(engine, "close_spider_async"):
+                deferred_from_coro(engine.close_spider_async(reason="warehouse_error"))
+            else:  # Scrapy < 2.14
+                engine.close_spider(self.crawler.spider, "warehouse_error")
+
     def _write(self, record: Article | Reject) -> None:
-        self.writer.add(record)
+        try:
+            self.writer.add(record)  # on failure the row stays buffered, to be tried again
+        except WarehouseError as exc:
+            self._give_up(exc)
         self.counters["pages"] += 1
         self.crawler.stats.inc_value("winnow/kept" if isinstance(record, Article) else "winnow/rejected")
         if isinstance(record, Article):
@@ -267,7 +310,10 @@ class WarehousePipeline:
             self._timer.stop()
         for held in self.templates.drain():
             self._write(self._strip_templates(held))
-        write_json(self.writer.root, TEMPLATES_STATE, self.templates.stats.to_dict())
+        try:
+            write_json(self.writer.root, TEMPLATES_STATE, self.templates.stats.to_dict())
+        except OSError as exc:
+            self._give_up(exc)
         spider = self.crawler.spider
         stats = self.crawler.stats
         # Scrapy records finish_reason after the pipelines close; a stop (SIGTERM, Ctrl-C,
@@ -281,21 +327,25 @@ class WarehousePipeline:
         self.counters["errors"] = errors
         self.counters["bytes"] = int(stats.get_value("downloader/response_bytes", 0))
         status, detail = run_outcome(reason, self.counters, stats.get_stats())
-        self.writer.add_run(
-            schema.run_row(
-                run_id=spider.run_id,
-                sources=sorted(spider.sources),
-                started_at=self.started_at,
-                ended_at=datetime.now(UTC),
-                status=status,
-                counters={**self.counters, "reasons": dict(self.reasons)},
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                runner=self.crawler.settings.get("WINNOW_RUNNER") or "local",
-                error_detail=detail,
-            )
+        row = schema.run_row(
+            run_id=spider.run_id,
+            sources=sorted(spider.sources),
+            started_at=self.started_at,
+            ended_at=datetime.now(UTC),
+            status=status,
+            counters={**self.counters, "reasons": dict(self.reasons)},
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            runner=self.crawler.settings.get("WINNOW_RUNNER") or "local",
+            error_detail=detail,
         )
-        self.writer.close()
+        try:
+            self.writer.add_run(row)
+            self.writer.close()
+        except WarehouseError as exc:
+            self._give_up(exc)
+        if stats.get_value("winnow/warehouse_error"):
+            status = "failed"
         stats.set_value("winnow/articles", self.counters["articles"])
         stats.set_value("winnow/rejects", self.counters["rejects"])
         stats.set_value("winnow/run_status", status)

@@ -124,7 +124,7 @@ def too_short(doc: Doc) -> float:
 #: A line of this many words is prose (scripts without spaces: characters / 2.5); a
 #: shorter one is prose when it holds two sentences or more. A teaser, a caption, a
 #: headline or a menu entry is one short sentence at most.
-PROSE_LINE_WORDS = 20
+PROSE_LINE_WORDS = 15
 PROSE_MIN_WORDS = 8
 #: A short line cut off with ellipses on both sides is a search-result snippet.
 PROSE_SNIPPET_WORDS = 40
@@ -232,7 +232,7 @@ RULES: tuple[Rule, ...] = (
     Rule("login_wall", login_wall, 1.5, minimum=False),
     Rule("paywall_stub", paywall_stub, 0.5, minimum=False),
     Rule("too_short", too_short, 40, minimum=True),
-    Rule("not_prose", not_prose, 0.5, minimum=True),
+    Rule("not_prose", not_prose, 0.35, minimum=True),
     Rule("repetition", repetition, 0.8, minimum=False),
     Rule("stopword_ratio", stopword_ratio, 0.08, minimum=True),
     Rule("boilerplate_ratio", boilerplate_ratio, 0.75, minimum=False),

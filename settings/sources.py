@@ -12,7 +12,7 @@ languages = ["en"]                      # wanted languages; default any
 interval = "30m"                        # how often `winnow schedule` runs it (s, m, h, d)
 cron = "*/30 * * * *"                   # or a cron expression instead of interval
 budget = 1000                           # pages fetched per run at most
-lang_floor = 0.7                        # language confidence floor
+lang_floor = 0.5                        # language confidence floor
 [source.quality]                        # per-source rule thresholds
 too_short = 80
 ```
@@ -27,6 +27,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from pipeline.clean import DEFAULT_LANG_FLOOR
 
 DEFAULT_FILE = Path(__file__).with_name("sources.toml")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -65,7 +67,7 @@ class Source:
     interval: float = 3600.0
     cron: str | None = None
     budget: int = 5000
-    lang_floor: float = 0.70
+    lang_floor: float = DEFAULT_LANG_FLOOR
     quality: dict[str, float] = field(default_factory=dict)
     title: str = ""
 
@@ -151,7 +153,7 @@ def source_from_dict(data: dict, where: str = "sources.toml") -> Source:
     budget = data.get("budget", 5000)
     if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
         raise SourceError(f"{where}: field 'budget': expected a positive whole number of pages")
-    floor = data.get("lang_floor", 0.70)
+    floor = data.get("lang_floor", DEFAULT_LANG_FLOOR)
     if not isinstance(floor, int | float) or not 0 <= floor <= 1:
         raise SourceError(f"{where}: field 'lang_floor': expected a number between 0 and 1")
     quality = data.get("quality", {})
