@@ -39,6 +39,13 @@ WINNOW_LANGUAGE_BACKEND = os.environ.get("WINNOW_LANGUAGE_BACKEND", "langdetect"
 #: Flush the warehouse buffers at this many rows or this age in seconds.
 WINNOW_FLUSH_ROWS = int(os.environ.get("WINNOW_FLUSH_ROWS", "5000"))
 WINNOW_FLUSH_SECONDS = float(os.environ.get("WINNOW_FLUSH_SECONDS", "30"))
+#: Check near-duplicates and spun copies (URL and exact copies are always checked).
+WINNOW_NEAR_DUPLICATES = _env_bool("WINNOW_NEAR_DUPLICATES", True)
+#: New articles wait at most this long (default: the flush interval) so that the copy
+#: kept among those of one window is chosen by rule (pipeline/duplicates.py).
+WINNOW_DUPLICATE_HOLD_SECONDS = float(
+    os.environ.get("WINNOW_DUPLICATE_HOLD_SECONDS", str(WINNOW_FLUSH_SECONDS))
+)
 #: Who to contact about this crawler; goes into the User-Agent.
 WINNOW_CONTACT = os.environ.get("WINNOW_CONTACT", "https://github.com/winnow-news/winnow")
 #: Who started the crawl, for the `runs` table: local (by hand), schedule or scrapyd.

@@ -92,21 +92,94 @@ def write_site(
     return root
 
 
-def many_stories(n: int) -> list[Story]:
-    """`n` distinct articles: the trailer-page stories, each numbered and rotated."""
-    base = stories_from_trailer_pages(["en", "fr", "es", "de", "it", "pt", "nl"])
+_SUBJECTS = [
+    "The city council",
+    "The regional health authority",
+    "A group of local farmers",
+    "The transport ministry",
+    "Teachers at the northern school district",
+    "The harbour workers' union",
+    "A coalition of small businesses",
+    "The national weather service",
+    "Residents of the old quarter",
+    "The state energy regulator",
+    "Researchers at the university hospital",
+    "The football club's new owner",
+    "Volunteers from the food bank",
+    "The provincial water board",
+    "A consortium of technology firms",
+    "The opposition party leader",
+]
+_VERBS = [
+    "approved a plan to expand",
+    "warned about delays to",
+    "asked for an inquiry into",
+    "announced new funding for",
+    "criticised the cost of",
+    "agreed to review",
+    "opened a consultation on",
+    "voted to postpone",
+    "published a report on",
+    "called for changes to",
+    "signed a contract for",
+    "raised concerns over",
+]
+_OBJECTS = [
+    "the bus network",
+    "the flood defences along the river",
+    "night shifts at the hospital",
+    "the school meals programme",
+    "the new cycling lanes",
+    "the harbour dredging project",
+    "rents in the city centre",
+    "the public library hours",
+    "rural broadband",
+    "the recycling scheme",
+    "the airport's second runway",
+    "the winter road gritting budget",
+    "affordable housing on the old rail yard",
+    "the tram extension",
+    "youth sports facilities",
+    "the market square renovation",
+]
+_WHEN = [
+    "on Monday",
+    "late on Tuesday",
+    "after a long meeting on Wednesday",
+    "on Thursday morning",
+    "at the end of last week",
+    "in a statement on Friday",
+    "over the weekend",
+    "earlier this month",
+]
+_CLOSERS = [
+    "Officials said a final decision would follow before the end of the year.",
+    "Critics argued that the timetable was unrealistic and the figures were too optimistic.",
+    "The measure still needs the approval of the regional assembly, which meets next month.",
+    "Local businesses said they had not been consulted and would press for a delay.",
+    "A spokesperson declined to say how much the work would cost in total.",
+    "Similar plans in neighbouring towns have run over budget in recent years.",
+    "Residents will be able to comment on the proposal at two public meetings.",
+    "The announcement came after months of pressure from community groups.",
+]
+
+
+def many_stories(n: int, seed: int = 7) -> list[Story]:
+    """`n` distinct English news stories, generated from phrase lists (no two near-duplicates)."""
+    import random
+
     out = []
     for i in range(n):
-        story = base[i % len(base)]
-        k = i % len(story.paragraphs)
-        paras = story.paragraphs[k:] + story.paragraphs[:k]
-        lead = f"Report {i}: this is dispatch number {i} of the series, filed on day {i % 28 + 1} of the month."
-        out.append(
-            Story(
-                f"2026/11/{i % 28 + 1:02d}/story-{i}",
-                f"{story.title} ({i})",
-                [lead, *paras],
-                story.lang,
-            )
-        )
+        rng = random.Random(seed * 1_000_003 + i)
+        paragraphs = []
+        for _ in range(6):
+            sentences = [
+                f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_WHEN)}."
+                for _ in range(2)
+            ]
+            sentences.append(rng.choice(_CLOSERS))
+            paragraphs.append(" ".join(sentences))
+        lead = f"Dispatch {i}: reported on day {i % 28 + 1} of the month by the city desk."
+        title = f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} ({i})"
+        out.append(Story(f"2026/11/{i % 28 + 1:02d}/story-{i}", title, [lead, *paragraphs], "en"))
     return out

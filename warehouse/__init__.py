@@ -1,1 +1,1 @@
-"""The storage layer: one schema, Hive-partitioned zstd Parquet, atomic files, DuckDB views."""
+"""The storage layer: one schema, Hive-partitioned zstd Parquet, atomic files, compaction, DuckDB views."""

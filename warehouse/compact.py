@@ -88,14 +88,16 @@ def compact(
         #: files to delete, each with the time (epoch) its replacement was published
         doomed: list[tuple[str, float]] = []
         for table in schema.TABLES:
-            files, superseded = split_superseded(root, list_files(root, table))
-            mtimes = {f.path: f.mtime for f in files}
+            listed = list_files(root, table)
+            live, superseded = split_superseded(root, listed)
+            by_path = {f.path: f for f in listed}
+            # left by a compaction killed during its grace period: finish its job
             for path, merged in superseded.items():
-                if _selected(table, _values_of(root, table, path), selectors):
-                    doomed.append((path, mtimes.get(merged, 0.0)))
+                if _selected(table, by_path[path].values, selectors):
+                    doomed.append((path, by_path[merged].mtime))
             by_partition: dict[str, list[DataFile]] = {}
-            for f in files:
-                if f.path not in superseded and _selected(table, f.values, selectors):
+            for f in live:
+                if _selected(table, f.values, selectors):
                     by_partition.setdefault(f.partition, []).append(f)
             for partition, group in sorted(by_partition.items()):
                 result, replaced = _compact_partition(root, table, partition, group, target_bytes)
@@ -111,11 +113,6 @@ def compact(
                 with contextlib.suppress(FileNotFoundError):
                     root.fs.delete_file(path)
     return results
-
-
-def _values_of(root: Root, table: str, path: str) -> tuple[str, ...]:
-    dirs = root.relative(path).split("/")[1:-1]
-    return tuple(d.partition("=")[2] for d in dirs)
 
 
 def _selected(

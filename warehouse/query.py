@@ -99,23 +99,30 @@ def _duckdb_reads_s3(con: duckdb.DuckDBPyConnection) -> bool:
     global _httpfs_ok
     if _httpfs_ok is False:
         return False
+    key, secret, region, host, ssl = _s3_settings()
+    options = {
+        "KEY_ID": key,
+        "SECRET": secret,
+        "REGION": region,
+        "ENDPOINT": host,
+        # S3-compatible servers on their own endpoint want path-style URLs; AWS, vhost
+        "URL_STYLE": "vhost" if host == "s3.amazonaws.com" else "path",
+    }
+    settings = ", ".join(f"{k} {_sql_string(v)}" for k, v in options.items())
     try:
         try:
             con.execute("LOAD httpfs")
         except duckdb.Error:
             con.execute("INSTALL httpfs")
             con.execute("LOAD httpfs")
+        con.execute(
+            f"CREATE OR REPLACE SECRET winnow_s3 (TYPE s3, {settings}, USE_SSL {str(ssl).lower()})"
+        )
     except duckdb.Error as exc:
-        log.info("DuckDB httpfs unavailable (%s); reading s3:// through pyarrow", exc)
+        log.info("DuckDB cannot read s3:// (%s); reading it through pyarrow", exc)
         _httpfs_ok = False
         return False
     _httpfs_ok = True
-    key, secret, region, host, ssl = _s3_settings()
-    con.execute(
-        "CREATE OR REPLACE SECRET winnow_s3 (TYPE s3, KEY_ID ?, SECRET ?, REGION ?, "
-        "ENDPOINT ?, URL_STYLE 'path', USE_SSL ?)",
-        [key, secret, region, host, ssl],
-    )
     return True
 
 

@@ -7,6 +7,7 @@ one object (S3).
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from warehouse.storage import Root, open_root
@@ -28,7 +29,13 @@ def write_json(warehouse: str | Root, name: str, data: object) -> None:
     root.fs.create_dir(root.path(STATE_DIR), recursive=True)
     final = root.path(STATE_DIR, name)
     target = root.path(STATE_DIR, f".tmp-{name}") if root.is_local else final
-    with root.fs.open_output_stream(target) as stream:
-        stream.write(json.dumps(data, ensure_ascii=False).encode("utf-8"))
-    if target != final:
-        root.fs.move(target, final)
+    try:
+        with root.fs.open_output_stream(target) as stream:
+            stream.write(json.dumps(data, ensure_ascii=False).encode("utf-8"))
+        if target != final:
+            root.fs.move(target, final)
+    except OSError:
+        if target != final:  # disk full: leave no half-written temporary behind
+            with contextlib.suppress(OSError):
+                root.fs.delete_file(target)
+        raise

@@ -48,6 +48,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         run_id=args.run_id,
         extra={"JOBDIR": args.jobdir} if args.jobdir else None,
     )
+    if stats.get("winnow/warehouse_error"):
+        print(f"error: the crawl stopped: {stats['winnow/warehouse_error']}", file=sys.stderr)
+        return 1
     print(report(args.warehouse, stats["run_id"]))
     return 0 if stats.get("winnow/run_status", "ok") == "ok" else 1
 
@@ -139,9 +142,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     from warehouse.query import connect
+    from warehouse.readonly import check_read_only, seal
+    from warehouse.storage import open_root
 
-    con = connect(args.warehouse)
+    root = open_root(args.warehouse, create=False)  # a query never creates the warehouse
+    con = connect(root)
     try:
+        check_read_only(args.sql)
+        seal(con, root)
         rel = con.sql(args.sql)
     except Exception as exc:  # duckdb raises many error types; all are the user's SQL
         print(f"query failed: {exc}", file=sys.stderr)

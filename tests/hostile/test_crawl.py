@@ -17,7 +17,8 @@ import pytest
 from pipeline.clean import clean
 from pipeline.page import Page
 from tests.hostile.conftest import by_path, crawl, hostile_site, respond, sitemap_of, table
-from tests.hostile.test_pages import JPEG, JS_SHELL, PDF, page_html, story
+from tests.hostile.pages import JPEG, JS_SHELL, PDF, page_html, story
+from winnow.demo.server import serve
 
 MAXSIZE = 10 * 1024 * 1024  # the default DOWNLOAD_MAXSIZE
 BIG = 50 * 1024 * 1024
@@ -43,8 +44,13 @@ EXPECTED_REJECTS = {
     "/loop-b/": "redirect_loop",  # listed as /loop-a/: the row names where the loop closed
     "/self/": "redirect_loop",
     "/js-shell/": "quality:js_shell",
+    "/refresh-b/": "empty",  # listed as /refresh-a/, whose meta refresh loops back from here
 }
-EXPECTED_ARTICLES = {"/truncated/": "en", **{p: c[0] for p, c in CHARSET_PAGES.items()}}
+EXPECTED_ARTICLES = {
+    "/truncated/": "en",
+    "/live/": "de",  # refreshes itself every 30 s: it is the page
+    **{p: c[0] for p, c in CHARSET_PAGES.items()},
+}
 
 
 def streamed(total: int):
@@ -82,6 +88,12 @@ def never_ending(stop: threading.Event):
     return route
 
 
+def refreshing(html: str, target: str, seconds: int) -> bytes:
+    """`html` with a <meta http-equiv="refresh"> to `target`."""
+    meta = f'<meta http-equiv="refresh" content="{seconds}; url={target}">'
+    return html.replace("<head>", "<head>" + meta, 1).encode()
+
+
 def bomb(encoding: str) -> bytes:
     """60 MB of HTML compressed to a few kB (gzip) or bytes (brotli)."""
     body = b"<html><body><p>" + b"a" * (60 * 1024 * 1024) + b"</p></body></html>"
@@ -111,10 +123,19 @@ def hostile_routes(stop: threading.Event) -> dict:
         "/loop-b/": respond(301, b"", "text/html", {"Location": "/loop-a/"}),
         "/self/": respond(307, b"", "text/html", {"Location": "/self/"}),
         "/js-shell/": respond(200, JS_SHELL),
+        "/live/": respond(
+            200, refreshing(page_html("de"), "/live/", 30), "text/html; charset=utf-8"
+        ),
+        "/refresh-a/": respond(
+            200, refreshing("<html><head></head><body></body></html>", "/refresh-b/", 0)
+        ),
+        "/refresh-b/": respond(
+            200, refreshing("<html><head></head><body></body></html>", "/refresh-a/", 0)
+        ),
     }
     for path, (lang, encoding, header, meta) in CHARSET_PAGES.items():
         routes[path] = respond(200, page_html(lang, meta).encode(encoding), header)
-    listed = [p for p in routes if p != "/loop-b/"]
+    listed = [p for p in routes if p not in ("/loop-b/", "/refresh-b/")]
     return {**routes, "/sitemap.xml": sitemap_of(listed)}
 
 
@@ -123,8 +144,6 @@ def crawled(tmp_path_factory) -> tuple[Path, object]:
     warehouse = tmp_path_factory.mktemp("hostile") / "warehouse"
     stop = threading.Event()
     site = hostile_site("hostile", hostile_routes(stop))
-    from winnow.demo.server import serve
-
     try:
         with serve([site]):
             proc = crawl(
@@ -146,7 +165,7 @@ def test_each_hostile_page_is_its_reject(crawled, path: str, reason: str) -> Non
 
 
 @pytest.mark.parametrize(("path", "lang"), sorted(EXPECTED_ARTICLES.items()))
-def test_pages_with_lying_charsets_come_out_as_their_text(crawled, path: str, lang: str) -> None:
+def test_pages_to_keep_come_out_as_their_text(crawled, path: str, lang: str) -> None:
     warehouse, _proc, _site = crawled
     truth = clean(
         Page(url="http://x/", body=page_html(lang).encode(), headers={"content-type": "text/html"})

@@ -7,11 +7,15 @@ the content of a local file that the documents try to pull in (XXE).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from pipeline.clean import clean
@@ -26,7 +30,7 @@ from tests.hostile.conftest import (
     table,
     write_sources,
 )
-from tests.hostile.test_pages import page_html
+from tests.hostile.pages import page_html
 
 SECRET = "WINNOW-SECRET-7f3a9c1e"
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
@@ -202,6 +206,66 @@ def test_a_million_url_sitemap_is_streamed_in_flat_memory() -> None:
     assert (count, last) == (1_000_000, "http://news.example/a/999999")
     # A parsed tree of a million <url> elements would take several times the body.
     assert growth_kb < body_kb // 4, (growth_kb, body_kb)
+
+
+def big_sitemap(count: int) -> bytes:
+    """A gzip-encoded sitemap of `count` article URLs (none of which the site serves)."""
+    locs = b"".join(b"<url><loc>/a/%d</loc></url>" % i for i in range(count))
+    return gzip.compress(b"<urlset " + NS.encode() + b">" + locs + b"</urlset>", 6)
+
+
+def crawl_with_peak_memory(args: list[str]) -> tuple[subprocess.CompletedProcess, int]:
+    """Run `winnow crawl ARGS`, sampling the crawler's resident memory; returns its peak."""
+    env = {
+        **os.environ,
+        "WINNOW_LOG_LEVEL": "WARNING",
+        "WINNOW_START_DELAY": "0.01",
+        "WINNOW_MAXSIZE": str(64 * 1024 * 1024),  # the million-URL sitemap inflates to 29 MB
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "winnow.cli", "crawl", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watched, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, watched.memory_info().rss)
+        time.sleep(0.02)
+    out, err = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), peak
+
+
+def test_a_million_url_sitemap_in_a_crawl_keeps_to_the_budget_and_flat_memory(
+    site_factory, tmp_path: Path
+) -> None:
+    peaks, requested = {}, {}
+    for count in (1_000, 1_000_000):
+        body = big_sitemap(count)
+        site = hostile_site(
+            f"big{count}",
+            {"/sitemap.xml": respond(200, body, "application/xml", {"Content-Encoding": "gzip"})},
+        )
+        warehouse = tmp_path / f"warehouse-{count}"
+        with site_factory(site):
+            sources = write_sources(
+                tmp_path / f"sources-{count}.toml",
+                big={"sitemaps": [site.url("/sitemap.xml")], "budget": 30},
+            )
+            args = ["big", "--sources-file", str(sources), "--warehouse", str(warehouse)]
+            proc, peaks[count] = crawl_with_peak_memory([*args, "--allow-private"])
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        requested[count] = sorted(p for p in site.hits if p.startswith("/a/"))
+        assert table(warehouse, "select reason, count(*) from rejects group by 1") == [
+            ("http_status", 30)
+        ]
+    assert len(requested[1_000_000]) == 30 and len(requested[1_000]) == 30
+    # Streamed: the million-URL crawl holds the 29 MB body (and its gzip form), not a
+    # million parsed URLs (which alone take about 150 MB as a list).
+    assert peaks[1_000_000] - peaks[1_000] < 100 * 1024 * 1024, peaks
 
 
 # --- the same documents in a crawl ----------------------------------------------------

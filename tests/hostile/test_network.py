@@ -29,7 +29,7 @@ from spiders.netguard import (
     refusal,
 )
 from tests.hostile.conftest import crawl, hostile_site, respond, sitemap_of, table, write_sources
-from tests.hostile.test_pages import page_html
+from tests.hostile.pages import page_html
 
 PUBLIC = "93.184.216.34"
 METADATA = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"

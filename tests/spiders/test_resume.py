@@ -24,7 +24,6 @@ def crawl_process(site: Site, warehouse: Path, jobdir: Path) -> subprocess.Popen
         "WINNOW_LOG_LEVEL": "WARNING",
         "WINNOW_PER_DOMAIN": "4",
         # many_stories rotates 7 texts: near-duplicates, which this test does not count.
-        "WINNOW_NEAR_DUPLICATES": "0",
     }
     args = [
         "crawl",
