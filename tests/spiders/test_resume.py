@@ -23,7 +23,6 @@ def crawl_process(site: Site, warehouse: Path, jobdir: Path) -> subprocess.Popen
         "WINNOW_FLUSH_SECONDS": "0.5",
         "WINNOW_LOG_LEVEL": "WARNING",
         "WINNOW_PER_DOMAIN": "4",
-        # many_stories rotates 7 texts: near-duplicates, which this test does not count.
     }
     args = [
         "crawl",
