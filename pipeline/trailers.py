@@ -36,6 +36,8 @@ SECTION_KINDS = frozenset(
 SECTION_LINE_MAX_WORDS = 16
 #: A tail line that is only a link, and no longer than this, is a link to elsewhere.
 LINK_LINE_MAX_WORDS = 20
+#: A tail line ending in a colon, and no longer than this, labels a box that was left out.
+LABEL_MAX_WORDS = 12
 #: A line this long that appears twice is a repeated paragraph, not a trailer.
 REPEATED_PARAGRAPH_WORDS = 8
 #: A tail section opener must sit in the last part of the body to cut what follows.
@@ -164,15 +166,7 @@ def strip_trailers(
         return hit.rule if hit else None
 
     # Lines known anywhere; blank lines count as trailers so edges run through them.
-    # A paragraph that comes again is the extractor reading the page twice (AMP and
-    # print copies, sticky teasers): the first occurrence stays.
-    seen_paragraphs: set[str] = set()
     for i in range(len(lines)):
-        if line_words(norm[i]) >= REPEATED_PARAGRAPH_WORDS:
-            if norm[i] in seen_paragraphs:
-                reason[i] = "repeated"
-                continue
-            seen_paragraphs.add(norm[i])
         if not norm[i]:
             reason[i] = ""
         elif i < 3 and norm[i] in title_keys:
@@ -202,6 +196,7 @@ def strip_trailers(
     while j > i and edge_claim(j, tail=True):
         j -= 1
     _cut_tail_sections(lines, norm, reason, library, templates)
+    _drop_repeated_paragraphs(norm, reason)
 
     kept = [line for line, why in zip(lines, reason, strict=True) if why is None]
     removed = [(line, why) for line, why in zip(lines, reason, strict=True) if why]
@@ -231,3 +226,15 @@ def _cut_tail_sections(
                 if reason[k] is None:
                     reason[k] = f"after:{hit.rule}"
             return
+
+
+def _drop_repeated_paragraphs(norm: Sequence[str], reason: list[str | None]) -> None:
+    """A kept paragraph that comes again is the extractor reading the page twice (AMP and
+    print copies, sticky teasers): its first kept occurrence stays."""
+    seen: set[str] = set()
+    for i, key in enumerate(norm):
+        if reason[i] is not None or line_words(key) < REPEATED_PARAGRAPH_WORDS:
+            continue
+        if key in seen:
+            reason[i] = "repeated"
+        seen.add(key)

@@ -14,6 +14,8 @@ refuses that host's retry, or its failure, with the resolver's reason.
 from __future__ import annotations
 
 import ipaddress
+import socket
+import urllib.request
 from urllib.parse import urlsplit
 
 from scrapy import exceptions as scrapy_errors
@@ -145,3 +147,43 @@ class GuardedResolver(CachingThreadedResolver):
             return ip
 
         return d.addCallback(check)
+
+
+def resolved_refusal(url: str, allow_private: bool) -> str | None:
+    """`refusal`, plus the addresses the host name resolves to now (for one-off fetches)."""
+    why = refusal(url, allow_private)
+    if why or allow_private:
+        return why
+    host = (urlsplit(url).hostname or "").strip("[]")
+    try:
+        answers = socket.getaddrinfo(host, None)
+    except OSError:
+        return None  # the fetch fails with its own error
+    for *_rest, sockaddr in answers:
+        if not is_public(str(sockaddr[0])):
+            return (
+                f"{host} resolves to {sockaddr[0]}, a private, loopback, link-local or "
+                "multicast address (use --allow-private to fetch it)"
+            )
+    return None
+
+
+class _GuardedRedirects(urllib.request.HTTPRedirectHandler):
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        why = resolved_refusal(newurl, self.allow_private)
+        if why:
+            raise RefusedAddress(f"redirect to {newurl}: {why}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def open_url(url: str, allow_private: bool, headers: dict[str, str], timeout: float):
+    """urllib's urlopen for one-off fetches (`winnow discover`), under the crawler's rules:
+    raises RefusedAddress for the URL or any redirect target the crawler would refuse."""
+    why = resolved_refusal(url, allow_private)
+    if why:
+        raise RefusedAddress(why)
+    opener = urllib.request.build_opener(_GuardedRedirects(allow_private))
+    return opener.open(urllib.request.Request(url, headers=headers), timeout=timeout)

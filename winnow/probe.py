@@ -7,11 +7,10 @@ allowed, like the crawler) and lists what discovery finds in it.
 from __future__ import annotations
 
 import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 from spiders.discovery import DiscoveryError, Found, discover, kind_of, maybe_gunzip
-from spiders.netguard import refusal
+from spiders.netguard import RefusedAddress, open_url
 
 MAX_BYTES = 50 * 1024 * 1024
 USER_AGENT = "winnow-probe/0.1"
@@ -37,15 +36,14 @@ class Probe:
 def probe(url: str, allow_private: bool = False, timeout: float = 30) -> Probe:
     """Fetch `url` once and discover what it lists; errors are reported, not raised."""
     result = Probe(url)
-    why = refusal(url, allow_private)
-    if why:
-        result.error = f"refused: {why}"
-        return result
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        # Like the crawler: private addresses refused, also behind names and redirects.
+        with open_url(url, allow_private, {"User-Agent": USER_AGENT}, timeout) as response:
             result.status = response.status
             body = response.read(MAX_BYTES)
+    except RefusedAddress as exc:
+        result.error = f"refused: {exc}"
+        return result
     except urllib.error.HTTPError as exc:
         result.status, result.error = exc.code, f"HTTP {exc.code}"
         return result
@@ -55,7 +53,8 @@ def probe(url: str, allow_private: bool = False, timeout: float = 30) -> Probe:
     try:
         body = maybe_gunzip(body)
         result.kind = "robots.txt" if url.endswith("/robots.txt") else kind_of(body)
-        result.found = list(discover(body, url))
+        for found in discover(body, url):  # broken XML: keep what precedes the break
+            result.found.append(found)
     except DiscoveryError as exc:
         result.error = str(exc)
     return result

@@ -13,7 +13,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -100,7 +99,7 @@ def test_sigkill_at_random_points_then_resume_leaves_one_row_per_page(
             proc = start(site, warehouse, jobdir)
             while proc.poll() is None and visible(warehouse) < target:
                 time.sleep(0.01)
-            threading.Event().wait(rng.uniform(0, 0.6))
+            time.sleep(rng.uniform(0, 0.6))
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 killed += 1

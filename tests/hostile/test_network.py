@@ -28,6 +28,7 @@ from spiders.netguard import (
     is_public,
     refusal,
 )
+from tests.conftest import winnow_cmd
 from tests.hostile.conftest import crawl, hostile_site, respond, sitemap_of, table, write_sources
 from tests.hostile.pages import page_html
 
@@ -172,8 +173,12 @@ def test_a_crawl_without_allow_private_reaches_nothing_local(
     site = hostile_site("local", routes)
     with site_factory(site):
         port = site.base.rsplit(":", 1)[1]
-        host = socket.gethostname()
-        by_name = [] if is_public(socket.gethostbyname(host)) else [f"http://{host}:{port}/"]
+        host = socket.gethostname()  # a name for this machine, in /etc/hosts as a rule
+        try:
+            local_name = not is_public(socket.gethostbyname(host))
+        except OSError:
+            local_name = False
+        by_name = [f"http://{host}:{port}/"] if local_name else []
         entries = [
             site.url("/sitemap.xml"),
             f"http://localhost:{port}/sitemap.xml",
@@ -202,3 +207,33 @@ def test_a_crawl_without_allow_private_reaches_nothing_local(
     assert table(warehouse, "select reason, count(*) from rejects group by 1") == [
         ("duplicate_content", 2)
     ]
+
+
+def test_winnow_discover_follows_the_same_rules(site_factory) -> None:
+    feed = b"<rss><channel><item><link>/2026/11/03/story/</link></item></channel></rss>"
+    site = hostile_site("feed", {"/feed.xml": respond(200, feed, "application/rss+xml")})
+    with site_factory(site):
+        port = site.base.rsplit(":", 1)[1]
+        refused = winnow_cmd("discover", site.url("/feed.xml"), check=False)
+        host = socket.gethostname()
+        by_name = winnow_cmd("discover", f"http://{host}:{port}/feed.xml", check=False)
+        allowed = winnow_cmd("discover", site.url("/feed.xml"), "--allow-private")
+    assert refused.returncode == 2
+    assert "refused: 127.0.0.1 is a private, loopback" in refused.stderr
+    if not is_public(socket.gethostbyname(host)):  # checked on the address it resolves to
+        assert by_name.returncode == 2
+        assert f"refused: {host} resolves to {socket.gethostbyname(host)}" in by_name.stderr
+    assert allowed.stdout.split("\t")[0] == site.url("/2026/11/03/story/")
+    assert site.hits == {"/feed.xml": 1}
+
+
+@pytest.mark.parametrize("target", [METADATA, "http://localhost/", "file:///etc/passwd"])
+def test_winnow_discover_refuses_a_redirect_to_a_private_address(target: str) -> None:
+    import urllib.request
+
+    from spiders.netguard import _GuardedRedirects
+
+    handler = _GuardedRedirects(allow_private=False)
+    request = urllib.request.Request(f"http://{PUBLIC}/feed.xml")
+    with pytest.raises(RefusedAddress, match=f"redirect to {target}: "):
+        handler.redirect_request(request, None, 302, "Found", {}, target)
