@@ -126,7 +126,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
     tree = parse_html(html)
     if tree is None:
         return _reject(page, "empty", "the body does not parse as HTML")
-    if cut_by_depth(tree):
+    if cut_by_depth():
         return _reject(
             page,
             "too_deep",

@@ -7,10 +7,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
-from trafilatura.utils import load_html
+from trafilatura.utils import HTML_PARSER, load_html
 
 from pipeline.metadata import page_metadata
 from pipeline.trailers import normalise_line
@@ -22,6 +21,7 @@ _SPACE = re.compile(r"\s+")
 #: libxml2 stops parsing at this element depth (without XML_PARSE_HUGE, which only
 #: raises the limit): whatever follows is silently dropped.
 MAX_DEPTH = 256
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]{0,200}\?>")
 #: A page with more words than this is not a JavaScript app shell.
 JS_SHELL_MAX_WORDS = 80
 _JS_NOTICE = re.compile(r"javascript|js\b", re.I)
@@ -67,24 +67,20 @@ def _is_js_shell(tree: HtmlElement) -> bool:
 
 def parse_html(html: str) -> HtmlElement | None:
     """Parse decoded HTML the way trafilatura does (with its repairs); None if it is not HTML."""
+    # lxml refuses text that declares an encoding; without the declaration the text is
+    # always parsed by trafilatura's HTML_PARSER, whose error log cut_by_depth() reads.
+    html = _XML_DECLARATION.sub("", html, count=1)
     try:
         return load_html(html)
     except (ValueError, TypeError):
         return None
 
 
-def nesting_depth(tree: HtmlElement) -> int:
-    """The depth of the deepest element (the root is 1); iterative, so any depth is safe."""
-    deepest, level = 0, 0
-    for event, _el in etree.iterwalk(tree, events=("start", "end")):
-        level += 1 if event == "start" else -1
-        deepest = max(deepest, level)
-    return deepest
-
-
-def cut_by_depth(tree: HtmlElement) -> bool:
-    """True when the parser hit its depth limit, so the tree holds only part of the page."""
-    return nesting_depth(tree) >= MAX_DEPTH
+def cut_by_depth() -> bool:
+    """True when the last parse hit libxml2's depth limit, so the tree holds only part of the
+    page. libxml2 says so in the parser's error log, which costs nothing to read, where
+    measuring the tree's depth would walk every element of every page."""
+    return any("Excessive depth" in entry.message for entry in HTML_PARSER.error_log)
 
 
 def extract(tree: HtmlElement, url: str) -> Extraction:
