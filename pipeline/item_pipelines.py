@@ -298,7 +298,9 @@ class WarehousePipeline:
         except WarehouseError as exc:
             self._give_up(exc)
         self.counters["pages"] += 1
-        self.crawler.stats.inc_value("winnow/kept" if isinstance(record, Article) else "winnow/rejected")
+        self.crawler.stats.inc_value(
+            "winnow/kept" if isinstance(record, Article) else "winnow/rejected"
+        )
         if isinstance(record, Article):
             self.counters["articles"] += 1
         else:

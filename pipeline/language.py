@@ -21,7 +21,7 @@ from langdetect.lang_detect_exception import LangDetectException
 DetectorFactory.seed = 0
 
 #: Characters given to the detector at most.
-SAMPLE_CHARS = 400
+SAMPLE_CHARS = 300
 #: langdetect's random trials per text (its default is 7); each trial costs as much
 #: as extracting the sample's n-grams, and three agree on any text it is sure of.
 TRIALS = 3

@@ -166,25 +166,28 @@ def not_prose(doc: Doc) -> float:
     return sum(len(line) for line in prose) / total
 
 
+#: Words looked at for repeated 5-grams: stuffing shows long before the end of a page.
+REPETITION_MAX_WORDS = 3000
+
+
 def repetition(doc: Doc) -> float:
     """The larger of: the share of characters in repeated lines, in repeated word 5-grams."""
     total = sum(len(line) for line in doc.lines)
-    if not total or len(doc.words) < 10:
+    words = doc.words[:REPETITION_MAX_WORDS]
+    if not total or len(words) < 10:
         return 0.0
     line_counts = Counter(doc.lines)
     dup_lines = sum(len(line) * (n - 1) for line, n in line_counts.items() if n > 1) / total
-    grams = [tuple(doc.words[i : i + 5]) for i in range(len(doc.words) - 4)]
+    grams = list(zip(words, words[1:], words[2:], words[3:], words[4:], strict=False))
     gram_counts = Counter(grams)
-    covered = [False] * len(doc.words)
+    covered_until = -1
+    dup_chars = 0
     for i, gram in enumerate(grams):
         if gram_counts[gram] > 1:
-            for k in range(i, i + 5):
-                covered[k] = True
-    word_chars = sum(len(w) for w in doc.words)
-    dup_grams = sum(len(w) for w, c in zip(doc.words, covered, strict=True) if c) / max(
-        word_chars, 1
-    )
-    return max(dup_lines, dup_grams)
+            for k in range(max(i, covered_until + 1), i + 5):
+                dup_chars += len(words[k])
+            covered_until = i + 4
+    return max(dup_lines, dup_chars / max(sum(map(len, words)), 1))
 
 
 def stopword_ratio(doc: Doc) -> float | None:

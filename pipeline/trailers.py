@@ -32,6 +32,10 @@ ANYWHERE_KINDS = frozenset({"photo_credit", "shortcode"})
 SECTION_KINDS = frozenset(
     {"comment_form", "comment_count", "related", "newsletter", "share", "follow"}
 )
+#: No pattern claims a line longer than this: it is a paragraph.
+MAX_PATTERN_LINE_CHARS = 320
+#: A section opener ("Related posts", "Leave a Reply") is a heading of at most this many words.
+SECTION_OPENER_MAX_WORDS = 8
 #: A line longer than this (in words) is article text, whatever a section opener says.
 SECTION_LINE_MAX_WORDS = 16
 #: A tail line that is only a link, and no longer than this, is a link to elsewhere.
@@ -85,10 +89,26 @@ class Trailer:
 
 @dataclass(frozen=True)
 class TrailerLibrary:
-    """The compiled library: an exact-line table and a list of patterns."""
+    """The compiled library: an exact-line table and a list of patterns.
+
+    Most lines match no pattern, so each group of patterns is also compiled into one
+    alternation that rules a line out in a single pass; only a line it matches is tried
+    against the patterns one by one, to name the entry.
+    """
 
     exact: dict[str, Trailer]
     patterns: tuple[Trailer, ...]
+    any_edge: re.Pattern[str] | None = field(default=None, compare=False)
+    any_anywhere: re.Pattern[str] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        def union(group: list[Trailer]) -> re.Pattern[str] | None:
+            return (
+                re.compile("|".join(f"(?:{t.pattern.pattern})" for t in group)) if group else None
+            )
+
+        object.__setattr__(self, "any_edge", union(list(self.patterns)))
+        object.__setattr__(self, "any_anywhere", union([t for t in self.patterns if t.anywhere]))
 
     @classmethod
     def from_entries(cls, entries: Iterable[dict]) -> TrailerLibrary:
@@ -116,7 +136,10 @@ class TrailerLibrary:
         hit = self.exact.get(normalised)
         if hit is not None:
             return hit
-        if len(normalised) > 400:
+        if len(normalised) > MAX_PATTERN_LINE_CHARS:
+            return None
+        screen = self.any_edge if at_edge else self.any_anywhere
+        if screen is None or screen.fullmatch(normalised) is None:
             return None
         for trailer in self.patterns:
             if (at_edge or trailer.anywhere) and trailer.pattern.fullmatch(normalised):
@@ -214,6 +237,8 @@ def _cut_tail_sections(
     n = len(lines)
     start = int(n * (1 - SECTION_TAIL_SHARE))
     for i in range(max(start, 1), n):
+        if line_words(norm[i]) > SECTION_OPENER_MAX_WORDS:  # an opener is a heading
+            continue
         hit = library.match(norm[i], at_edge=True)
         if hit is None or hit.kind not in SECTION_KINDS:
             continue
