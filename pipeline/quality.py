@@ -49,8 +49,11 @@ def junk_phrases() -> dict[str, tuple[str, ...]]:
 
 def count_words(text: str) -> int:
     """Words, with text in scripts written without spaces counted as one word per two characters."""
+    tokens = _WORD.findall(text)
+    if not _CJK.search(text):
+        return len(tokens)
     total = 0
-    for token in _WORD.findall(text):
+    for token in tokens:
         cjk = len(_CJK.findall(token))
         total += max(1, cjk // 2) if cjk else 1
     return total
