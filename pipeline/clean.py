@@ -18,7 +18,7 @@ from pipeline.fingerprints import add_fingerprints, content_hash
 from pipeline.language import Guess, detect_language
 from pipeline.page import Page
 from pipeline.quality import Check, Doc, check_all, first_failure
-from pipeline.record import Article, Record, Reject, record_id
+from pipeline.record import Article, Record, record_id, reject_page
 from pipeline.trailers import strip_trailers
 from pipeline.urls import canonical_url, site_of
 
@@ -82,19 +82,6 @@ def looks_binary(body: bytes) -> bool:
     return head.startswith(BINARY_MAGIC) or b"\x00" in body[:1024]
 
 
-def _reject(page: Page, reason: str, detail: str, **extra: object) -> Reject:
-    return Reject(
-        id=record_id(canonical_url(page.url)),
-        url=page.url,
-        source=page.source,
-        reason=reason,
-        detail=detail,
-        fetched_at=page.fetched_at,
-        http_status=page.status,
-        **extra,
-    )
-
-
 def _canonical(page: Page, found: Extraction) -> str:
     if found.canonical and site_of(found.canonical) == site_of(page.url):
         return canonical_url(found.canonical)
@@ -104,30 +91,32 @@ def _canonical(page: Page, found: Extraction) -> str:
 def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None = None) -> Record:
     """Turn one fetched page into an Article, or a Reject that says why not."""
     if not 200 <= page.status < 300:
-        return _reject(page, "http_status", f"HTTP {page.status}")
+        return reject_page(page, "http_status", f"HTTP {page.status}")
     if len(page.body) > config.max_bytes:
-        return _reject(
+        return reject_page(
             page,
             "too_large",
             f"{len(page.body)} bytes > limit {config.max_bytes}",
             value=float(len(page.body)),
         )
     if page.content_type not in HTML_TYPES:
-        return _reject(page, "not_html", f"Content-Type {page.content_type}")
+        return reject_page(page, "not_html", f"Content-Type {page.content_type}")
     if not page.body.strip():
-        return _reject(page, "empty", "empty body")
+        return reject_page(page, "empty", "empty body")
     if looks_binary(page.body):
-        return _reject(page, "not_html", f"binary body served as {page.content_type or 'no type'}")
+        return reject_page(
+            page, "not_html", f"binary body served as {page.content_type or 'no type'}"
+        )
 
     try:
         html, encoding = decode_html(page.body, page.headers.get("content-type", ""))
     except UndecodableError as exc:
-        return _reject(page, "encoding", str(exc))
+        return reject_page(page, "encoding", str(exc))
     tree = parse_html(html)
     if tree is None:
-        return _reject(page, "empty", "the body does not parse as HTML")
+        return reject_page(page, "empty", "the body does not parse as HTML")
     if cut_by_depth():
-        return _reject(
+        return reject_page(
             page,
             "too_deep",
             f"markup nested {MAX_DEPTH}+ levels deep: the HTML parser stops there, the rest is unread",
@@ -138,14 +127,14 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         trace.encoding, trace.extracted = encoding, found.text
     if not lines:
         if found.js_shell:
-            return _reject(
+            return reject_page(
                 page,
                 "quality:js_shell",
                 "a JavaScript app shell: the page has no text without scripts",
                 title=found.title,
                 value=1.0,
             )
-        return _reject(page, "empty", "the extractor found no article text", title=found.title)
+        return reject_page(page, "empty", "the extractor found no article text", title=found.title)
 
     stripped = strip_trailers(
         lines,
@@ -158,7 +147,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         trace.removed = stripped.removed
     common = {"title": found.title, "text": text or found.text}
     if not text:
-        return _reject(
+        return reject_page(
             page,
             "quality:boilerplate_ratio",
             "every extracted line was a trailer",
@@ -184,7 +173,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
     lang_fields = {"lang": guess.lang or None, "lang_score": guess.score if guess.lang else None}
     if failed is not None:
         limit = f"{'<' if failed.minimum else '>'} {failed.threshold:g}"
-        return _reject(
+        return reject_page(
             page,
             f"quality:{failed.rule}",
             f"{failed.rule} = {failed.value:.3g} ({limit})",
@@ -193,9 +182,9 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
             **lang_fields,
         )
     if not guess.lang:
-        return _reject(page, "language", guess.detail, **common)
+        return reject_page(page, "language", guess.detail, **common)
     if guess.score < config.lang_floor:
-        return _reject(
+        return reject_page(
             page,
             "language",
             f"uncertain language: {guess.lang} at {guess.score:.2f} < {config.lang_floor}",
@@ -204,7 +193,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
             **lang_fields,
         )
     if config.languages and guess.lang not in config.languages:
-        return _reject(
+        return reject_page(
             page,
             "language",
             f"{guess.lang} is not wanted (wanted: {', '.join(config.languages)})",

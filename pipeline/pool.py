@@ -16,8 +16,7 @@ from pebble import ProcessExpired, ProcessPool
 
 from pipeline.clean import CleanConfig, clean
 from pipeline.page import Page
-from pipeline.record import Record, Reject, record_id
-from pipeline.urls import canonical_url
+from pipeline.record import Record, Reject, reject_page
 
 
 def _worker_init() -> None:
@@ -36,26 +35,13 @@ def start_pool(workers: int) -> ProcessPool:
     )
 
 
-def page_reject(page: Page, reason: str, detail: str) -> Reject:
-    """A Reject for a page that never got a verdict from `clean`."""
-    return Reject(
-        id=record_id(canonical_url(page.url)),
-        url=page.url,
-        source=page.source,
-        reason=reason,
-        detail=detail,
-        fetched_at=page.fetched_at,
-        http_status=page.status,
-    )
-
-
 def failure_reject(page: Page, exc: BaseException, timeout: float) -> Reject:
     """The Reject for a page whose cleaning failed in the pool."""
     if isinstance(exc, FutureTimeout):
-        return page_reject(page, "timeout", f"cleaning took longer than {timeout:g}s")
+        return reject_page(page, "timeout", f"cleaning took longer than {timeout:g}s")
     if isinstance(exc, ProcessExpired):
-        return page_reject(page, "worker_crash", f"the cleaning worker died: {exc}")
-    return page_reject(page, "clean_error", f"{type(exc).__name__}: {exc}")
+        return reject_page(page, "worker_crash", f"the cleaning worker died: {exc}")
+    return reject_page(page, "clean_error", f"{type(exc).__name__}: {exc}")
 
 
 async def clean_bounded(

@@ -10,6 +10,9 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipeline.page import Page
+from pipeline.urls import canonical_url
+
 #: How much of a rejected page's text is kept, so a user can audit the rule.
 REJECT_TEXT_SAMPLE = 2000
 
@@ -87,3 +90,17 @@ class Reject:
 
 
 Record = Article | Reject
+
+
+def reject_page(page: Page, reason: str, detail: str, **extra: object) -> Reject:
+    """The Reject for a fetched page: its id, URL, source, fetch time and status filled in."""
+    return Reject(
+        id=record_id(canonical_url(page.url)),
+        url=page.url,
+        source=page.source,
+        reason=reason,
+        detail=detail,
+        fetched_at=page.fetched_at,
+        http_status=page.status,
+        **extra,
+    )
