@@ -9,6 +9,7 @@ step or rule that made it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -74,6 +75,16 @@ class Trace:
     removed: list[tuple[str, str]] = field(default_factory=list)
     guess: Guess | None = None
     checks: list[Check] = field(default_factory=list)
+    #: CPU seconds per step (decode, extract, strip, language, quality): benchmarks read it.
+    cpu: dict[str, float] = field(default_factory=dict)
+    _mark: float = field(default=0.0, repr=False)
+
+    def lap(self, step: str) -> None:
+        """Charge the CPU time since the previous lap to `step`."""
+        now = time.process_time()
+        if step:
+            self.cpu[step] = self.cpu.get(step, 0.0) + now - self._mark
+        self._mark = now
 
 
 def looks_binary(body: bytes) -> bool:
@@ -83,8 +94,8 @@ def looks_binary(body: bytes) -> bool:
 
 
 def _canonical(page: Page, found: Extraction) -> str:
-    if found.canonical and site_of(found.canonical) == site_of(page.url):
-        return canonical_url(found.canonical)
+    if found.meta.canonical and site_of(found.meta.canonical) == site_of(page.url):
+        return canonical_url(found.meta.canonical)
     return canonical_url(page.url)
 
 
@@ -108,10 +119,14 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
             page, "not_html", f"binary body served as {page.content_type or 'no type'}"
         )
 
+    if trace is not None:
+        trace.lap("")
     try:
         html, encoding = decode_html(page.body, page.headers.get("content-type", ""))
     except UndecodableError as exc:
         return reject_page(page, "encoding", str(exc))
+    if trace is not None:
+        trace.lap("decode")
     tree = parse_html(html)
     if tree is None:
         return reject_page(page, "empty", "the body does not parse as HTML")
@@ -124,6 +139,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
     found = extract(tree, page.url)
     lines = [line.strip() for line in found.text.splitlines() if line.strip()]
     if trace is not None:
+        trace.lap("extract")
         trace.encoding, trace.extracted = encoding, found.text
     if not lines:
         if found.js_shell:
@@ -131,21 +147,24 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
                 page,
                 "quality:js_shell",
                 "a JavaScript app shell: the page has no text without scripts",
-                title=found.title,
+                title=found.meta.title,
                 value=1.0,
             )
-        return reject_page(page, "empty", "the extractor found no article text", title=found.title)
+        return reject_page(
+            page, "empty", "the extractor found no article text", title=found.meta.title
+        )
 
     stripped = strip_trailers(
         lines,
-        {found.title, *found.title_forms} - {None},
+        {found.meta.title, *found.meta.title_forms} - {None},
         templates=config.templates,
         link_texts=found.link_texts,
     )
     text = "\n".join(stripped.lines)
     if trace is not None:
+        trace.lap("strip")
         trace.removed = stripped.removed
-    common = {"title": found.title, "text": text or found.text}
+    common = {"title": found.meta.title, "text": text or found.text}
     if not text:
         return reject_page(
             page,
@@ -157,19 +176,21 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
 
     guess = detect_language(text, config.language_backend)
     if trace is not None:
+        trace.lap("language")
         trace.guess = guess
     doc = Doc(
         text=text,
         lang=guess.lang,
-        title=found.title or "",
+        title=found.meta.title or "",
         link_texts=found.link_texts,
         js_shell=found.js_shell,
         raw_text=found.text,
         stripped_chars=sum(len(line) for line, why in stripped.removed if why != "title"),
     )
-    if trace is not None:
-        trace.checks = check_all(doc, config.thresholds)
     failed = first_failure(doc, config.thresholds)
+    if trace is not None:
+        trace.lap("quality")
+        trace.checks = check_all(doc, config.thresholds)
     lang_fields = {"lang": guess.lang or None, "lang_score": guess.score if guess.lang else None}
     if failed is not None:
         limit = f"{'<' if failed.minimum else '>'} {failed.threshold:g}"
@@ -209,7 +230,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         canonical_url=canonical,
         source=page.source,
         site=site_of(canonical),
-        title=found.title or lines[0][:300],
+        title=found.meta.title or lines[0][:300],
         text=text,
         lang=guess.lang,
         lang_score=round(guess.score, 4),
@@ -218,11 +239,11 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         word_count=doc.word_count,
         http_status=page.status,
         requested_url=page.requested_url,
-        author=found.author,
-        published=found.published,
-        sitename=found.sitename,
-        description=found.description,
-        tags=found.tags,
-        image=found.image,
+        author=found.meta.author,
+        published=found.meta.published,
+        sitename=found.meta.sitename,
+        description=found.meta.description,
+        tags=found.meta.tags,
+        image=found.meta.image,
     )
     return add_fingerprints(article)
