@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.utils import HTML_PARSER, load_html
 
-from pipeline.metadata import page_metadata
+from pipeline.metadata import Metadata, page_metadata
 from pipeline.trailers import normalise_line
 
 # trafilatura logs every discarded page at WARNING; winnow reports those as rejects instead.
@@ -32,16 +31,8 @@ class Extraction:
     """What extraction found on one page; `text` is newline-separated paragraphs."""
 
     text: str
-    title: str | None = None
-    title_forms: frozenset[str] = frozenset()
-    author: str | None = None
-    published: datetime | None = None
-    sitename: str | None = None
-    description: str | None = None
-    tags: list[str] = field(default_factory=list)
-    image: str | None = None
-    canonical: str | None = None
-    html_lang: str | None = None
+    #: What the page declares about itself (title, author, dates, canonical URL, ...).
+    meta: Metadata = field(default_factory=Metadata)
     #: Normalised texts of the page's links: lines equal to one are link text.
     link_texts: frozenset[str] = frozenset()
     #: The page asks for JavaScript and has (almost) no text outside scripts.
@@ -99,16 +90,7 @@ def extract(tree: HtmlElement, url: str) -> Extraction:
     text = (doc.text or "") if doc is not None else ""
     return Extraction(
         text=text,
-        title=meta.title,
-        title_forms=meta.title_forms,
-        author=meta.author,
-        published=meta.published,
-        sitename=meta.sitename,
-        description=meta.description,
-        tags=meta.tags,
-        image=meta.image,
-        canonical=meta.canonical,
-        html_lang=meta.html_lang,
+        meta=meta,
         link_texts=link_texts,
         # only a page with (almost) no text can be an app shell: skip the look otherwise
         js_shell=len(text.split()) < JS_SHELL_MAX_WORDS and _is_js_shell(tree),
