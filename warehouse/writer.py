@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
@@ -170,7 +170,7 @@ def remove_stale_tmp(root: Root) -> int:
             continue
         pid = tmp_local_pid(info.base_name)
         old = info.mtime is not None and now - info.mtime.timestamp() > STALE_TMP_SECONDS
-        if (pid is not None and not _alive(pid)) or old:
+        if (pid is not None and not psutil.pid_exists(pid)) or old:
             try:
                 root.fs.delete_file(info.path)
                 removed += 1
@@ -179,15 +179,3 @@ def remove_stale_tmp(root: Root) -> int:
     if removed:
         log.info("removed %d temporary file(s) left by dead writers under %s", removed, root.uri)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

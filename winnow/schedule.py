@@ -36,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+import psutil
+
 from settings.sources import Source, SourceError, load_sources, sources_file
 from warehouse import schema
 from warehouse.state import read_json, write_json
@@ -149,16 +151,6 @@ def log_reason(text: str) -> str:
     return line[:300]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _exit_text(code: int) -> str:
     if code < 0:
         try:
@@ -242,7 +234,7 @@ class LocalRunner:
                 why = f"the crawl process {_exit_text(code)}"
             elif launch.host != socket.gethostname() or not launch.pid:
                 why = f"the crawl process on {launch.host} is out of this scheduler's sight"
-            elif _pid_alive(launch.pid):
+            elif psutil.pid_exists(launch.pid):
                 continue  # a crawl started before a restart: wait for it
             else:
                 why = f"the crawl process (pid {launch.pid}) ended while no scheduler watched it"
