@@ -50,9 +50,13 @@ def child(mode: str, sitemap: str, warehouse: str) -> None:
     extra = dict(FAST)
     if mode == "fetch":
         extra["ITEM_PIPELINES"] = {}
+    # a source of its own, so the page budget (5,000 by default) covers every page
+    sources = Path(warehouse).with_suffix(".sources.toml")
+    sources.write_text(f'[[source]]\nname = "bench"\nsitemaps = ["{sitemap}"]\nbudget = 1000000\n')
     started = time.perf_counter()
     stats = run_crawl(
-        urls=[sitemap],
+        sources=["bench"],
+        sources_file=sources,
         warehouse=warehouse,
         allow_private=True,
         refresh=True,
