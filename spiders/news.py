@@ -86,7 +86,9 @@ class NewsSpider(scrapy.Spider):
         if settings.getbool("WINNOW_REFRESH") and not resumed:
             self.seen = SeenUrls()
         else:
-            self.seen = SeenUrls.from_warehouse(settings.get("WINNOW_WAREHOUSE"), self.run_id if resumed else None)
+            self.seen = SeenUrls.from_warehouse(
+                settings.get("WINNOW_WAREHOUSE"), self.run_id if resumed else None
+            )
 
     def _resume_run_id(self, jobdir: str | None) -> bool:
         """With a JOBDIR, a resumed crawl keeps its run id; True when resuming."""

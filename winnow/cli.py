@@ -278,7 +278,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
     for s in sources.values():
         langs = ",".join(s.languages) or "any"
         every = s.cron or f"every {s.interval:g}s"
-        print(f"{s.name}\t{langs}\t{every}\tbudget {s.budget}\t{len(s.entry_points)} entry point(s)")
+        print(
+            f"{s.name}\t{langs}\t{every}\tbudget {s.budget}\t{len(s.entry_points)} entry point(s)"
+        )
     return 0
 
 
@@ -293,7 +295,9 @@ def _check_source(source, allow_private: bool) -> int:
             failures += 1
             print(f"FAIL {url}: {result.error}")
             continue
-        print(f"ok   {url}: {result.kind}, {len(result.articles)} article URL(s), {len(result.sitemaps)} sitemap(s)")
+        print(
+            f"ok   {url}: {result.kind}, {len(result.articles)} article URL(s), {len(result.sitemaps)} sitemap(s)"
+        )
         for sub in result.sitemaps[:20]:
             inner = probe(sub.url, allow_private)
             state = inner.error or f"{len(inner.articles)} article URL(s)"
@@ -534,7 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "duplicates", help="the copies of an article (by URL or id) and why each is a copy"
     )
-    p.add_argument("url_or_id", help="an article's URL or id, or the URL or id of one of its copies")
+    p.add_argument(
+        "url_or_id", help="an article's URL or id, or the URL or id of one of its copies"
+    )
     _add_warehouse(p)
     p.set_defaults(func=cmd_duplicates)
     return parser
