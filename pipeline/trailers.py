@@ -40,8 +40,6 @@ SECTION_OPENER_MAX_WORDS = 8
 SECTION_LINE_MAX_WORDS = 16
 #: A tail line that is only a link, and no longer than this, is a link to elsewhere.
 LINK_LINE_MAX_WORDS = 20
-#: A tail line ending in a colon, and no longer than this, labels a box that was left out.
-LABEL_MAX_WORDS = 12
 #: A line this long that appears twice is a repeated paragraph, not a trailer.
 REPEATED_PARAGRAPH_WORDS = 8
 #: A tail section opener must sit in the last part of the body to cut what follows.
