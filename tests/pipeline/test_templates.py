@@ -48,10 +48,14 @@ def test_statistics_round_trip() -> None:
     assert again.pages == stats.pages and again.lines == stats.lines
 
 
-def _crawl_site(tmp_path: Path, site_factory, warehouse: Path, **site_kw) -> list[str]:
-    stories = stories_from_trailer_pages(
-        ["en", "es", "pt", "fr", "de", "it", "nl", "id", "tr", "pl"]
-    )
+TEN_LANGS = ["en", "es", "pt", "fr", "de", "it", "nl", "id", "tr", "pl"]
+
+
+def _crawl_site(
+    tmp_path: Path, site_factory, warehouse: Path, stories=None, **site_kw
+) -> list[str]:
+    """Crawl a 10-page site (one story per language unless given) and return the article texts."""
+    stories = stories or stories_from_trailer_pages(TEN_LANGS)
     root = write_site(tmp_path / "site", stories, **site_kw)
     with site_factory(Site("news", root)) as sites:
         winnow_cmd(
@@ -78,21 +82,9 @@ def test_a_shared_dateline_in_the_articles_own_text_is_kept(
     tmp_path: Path, site_factory, warehouse: Path
 ) -> None:
     dateline = "BRUSSELS (Agency Wire) — This report was filed from the bureau, which covers all ten stories in this series."
-    stories = stories_from_trailer_pages(
-        ["en", "es", "pt", "fr", "de", "it", "nl", "id", "tr", "pl"]
-    )
+    stories = stories_from_trailer_pages(TEN_LANGS)
     for story in stories:
         story.paragraphs[0] = f"{dateline} {story.paragraphs[0]}"
-    root = write_site(tmp_path / "site", stories)
-    with site_factory(Site("news", root)) as sites:
-        winnow_cmd(
-            "crawl",
-            "--url",
-            sites["news"].url("/sitemap.xml"),
-            "--warehouse",
-            str(warehouse),
-            "--allow-private",
-        )
-    texts = [row[0] for row in connect(warehouse).execute("select text from articles").fetchall()]
+    texts = _crawl_site(tmp_path, site_factory, warehouse, stories)
     assert len(texts) == 10
     assert all(t.startswith(dateline) for t in texts)
