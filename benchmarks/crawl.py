@@ -99,14 +99,28 @@ def measure(mode: str, sitemap: str, warehouse: str) -> tuple[int, float, float]
     return int(pages), float(seconds), peak / 2**20
 
 
-def clean_cpu_per_page(root: Path, stories, sample: int = 200) -> float:
+def clean_cpu_per_page(sample: int = 200) -> float:
+    """Clean CPU seconds per page, in a fresh process as the crawl's workers are."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "ceiling", "-n", str(sample)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    return float(next(line for line in out.splitlines() if line.startswith("RESULT")).split()[1])
+
+
+def time_clean(sample: int) -> float:
+    """(In the child) clean CPU seconds per page over `sample` benchmark pages, warmed up."""
+    stories = many_stories(sample)
     pages = [
         Page(
             url=f"http://127.0.0.1/{s.slug}/",
             body=article_html(s, chrome=CHROME).replace("{{BASE}}", "http://127.0.0.1").encode(),
             headers={"content-type": "text/html; charset=utf-8"},
         )
-        for s in stories[:sample]
+        for s in stories
     ]
     clean(pages[0])  # warm up: langdetect profiles, trafilatura imports
     start = time.process_time()
@@ -144,6 +158,9 @@ def main() -> None:
     parser.add_argument("--sitemap", help=argparse.SUPPRESS)
     parser.add_argument("--warehouse", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "ceiling":
+        print(f"RESULT {time_clean(args.n)}", flush=True)
+        return
     if args.child:
         child(args.child, args.sitemap, args.warehouse)
         return
@@ -159,7 +176,7 @@ def main() -> None:
         stories = many_stories(args.n)
         root = write_site(tmp / "site", stories, chrome=CHROME)
         cores = os.cpu_count() or 1
-        per_page = clean_cpu_per_page(root, stories)
+        per_page = clean_cpu_per_page()
         ceiling = cores / per_page
         with serve([Site("bench", root)]) as sites:
             sitemap = sites["bench"].url("/sitemap.xml")

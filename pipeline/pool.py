@@ -20,19 +20,20 @@ from pipeline.record import Record, Reject, reject_page
 
 
 def _worker_init() -> None:
-    # Load trafilatura and langdetect's profiles once per worker, not on its first page.
-    from pipeline.language import backend
-
-    backend("langdetect")
+    # Warm already when forked from a forkserver that preloaded it (start_pool).
+    import pipeline.worker  # noqa: F401
 
 
 def start_pool(workers: int) -> ProcessPool:
-    """A pool of cleaning workers (forkserver: no reactor state leaks into them)."""
-    return ProcessPool(
-        max_workers=workers,
-        initializer=_worker_init,
-        context=multiprocessing.get_context("forkserver"),
-    )
+    """A pool of cleaning workers (forkserver: no reactor state leaks into them).
+
+    The forkserver preloads pipeline.worker, so every worker it forks, including one
+    that replaces a worker killed on a timeout, starts warm. The preload applies when
+    this process starts its forkserver, that is at its first pool.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipeline.worker"])
+    return ProcessPool(max_workers=workers, initializer=_worker_init, context=context)
 
 
 def failure_reject(page: Page, exc: BaseException, timeout: float) -> Reject:

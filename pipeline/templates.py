@@ -48,17 +48,24 @@ class SiteTemplates:
     max_words: int = 30
     pages: Counter[str] = field(default_factory=Counter)
     lines: dict[str, Counter[str]] = field(default_factory=dict)
+    #: Per site, the lines seen on at least `min_pages` pages: the only possible templates,
+    #: so `templates` (asked for every page) looks at a handful of lines, not thousands.
+    frequent: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def observe(self, site: str, lines: Sequence[str]) -> None:
         """Count one page of `site`."""
         self.pages[site] += 1
         counts = self.lines.setdefault(site, Counter())
+        frequent = self.frequent.setdefault(site, set())
         for key in edge_lines(lines):
             if line_words(key) <= self.max_words:
                 counts[key] += 1
+                if counts[key] >= self.min_pages:
+                    frequent.add(key)
         if len(counts) > MAX_LINES_PER_SITE:
             for key, _n in counts.most_common()[MAX_LINES_PER_SITE // 2 :]:
                 del counts[key]
+                frequent.discard(key)
 
     def templates(self, site: str) -> frozenset[str]:
         """The site's template lines (normalised), given the evidence so far."""
@@ -66,7 +73,8 @@ class SiteTemplates:
         if seen < self.min_pages:
             return frozenset()
         floor = max(self.min_pages, self.min_share * seen)
-        return frozenset(k for k, n in self.lines.get(site, {}).items() if n >= floor)
+        counts = self.lines.get(site, {})
+        return frozenset(k for k in self.frequent.get(site, ()) if counts[k] >= floor)
 
     def to_dict(self) -> dict:
         return {"pages": dict(self.pages), "lines": {s: dict(c) for s, c in self.lines.items()}}
@@ -76,6 +84,9 @@ class SiteTemplates:
         found = cls(**settings)
         found.pages.update(data.get("pages", {}))
         found.lines = {s: Counter(c) for s, c in data.get("lines", {}).items()}
+        found.frequent = {
+            s: {k for k, n in c.items() if n >= found.min_pages} for s, c in found.lines.items()
+        }
         return found
 
 
