@@ -72,6 +72,8 @@ class Trace:
 
     encoding: str = ""
     extracted: str = ""
+    #: "markup" or "json-ld": see pipeline.extract.Extraction.body_from.
+    body_from: str = ""
     removed: list[tuple[str, str]] = field(default_factory=list)
     guess: Guess | None = None
     checks: list[Check] = field(default_factory=list)
@@ -140,7 +142,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
     lines = [line.strip() for line in found.text.splitlines() if line.strip()]
     if trace is not None:
         trace.lap("extract")
-        trace.encoding, trace.extracted = encoding, found.text
+        trace.encoding, trace.extracted, trace.body_from = encoding, found.text, found.body_from
     if not lines:
         if found.js_shell:
             return reject_page(

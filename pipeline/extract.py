@@ -24,6 +24,11 @@ _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]{0,200}\?>")
 #: A page with more words than this is not a JavaScript app shell.
 JS_SHELL_MAX_WORDS = 80
 _JS_NOTICE = re.compile(r"javascript|js\b", re.I)
+#: The page's JSON-LD `articleBody` replaces the extracted text when it holds at least
+#: this many words and this many times the extracted ones: the markup hid the article
+#: (a body rendered by script, a photo caption taken for the content).
+BODY_FALLBACK_WORDS = 80
+BODY_FALLBACK_RATIO = 3.0
 
 
 @dataclass(slots=True)
@@ -37,6 +42,8 @@ class Extraction:
     link_texts: frozenset[str] = frozenset()
     #: The page asks for JavaScript and has (almost) no text outside scripts.
     js_shell: bool = False
+    #: Where `text` came from: "markup" (trafilatura) or "json-ld" (the stated articleBody).
+    body_from: str = "markup"
 
 
 def _is_js_shell(tree: HtmlElement) -> bool:
@@ -88,10 +95,19 @@ def extract(tree: HtmlElement, url: str) -> Extraction:
         deduplicate=False,
     )
     text = (doc.text or "") if doc is not None else ""
+    words = len(text.split())
+    if meta.article_body and _prefer_stated_body(words, len(meta.article_body.split())):
+        return Extraction(meta.article_body, meta, link_texts, body_from="json-ld")
     return Extraction(
         text=text,
         meta=meta,
         link_texts=link_texts,
         # only a page with (almost) no text can be an app shell: skip the look otherwise
-        js_shell=len(text.split()) < JS_SHELL_MAX_WORDS and _is_js_shell(tree),
+        js_shell=words < JS_SHELL_MAX_WORDS and _is_js_shell(tree),
+    )
+
+
+def _prefer_stated_body(extracted_words: int, stated_words: int) -> bool:
+    return stated_words >= BODY_FALLBACK_WORDS and stated_words >= BODY_FALLBACK_RATIO * max(
+        extracted_words, 1
     )

@@ -8,6 +8,7 @@ those directly costs a fraction of a millisecond, where trafilatura's metadata p
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -24,10 +25,11 @@ _ARTICLE_TYPES = {
     "reportagenewsarticle",
     "analysisnewsarticle",
     "opinionnewsarticle",
-    "webpage",
     "report",
 }
 MAX_TAGS = 25
+_BREAK_TAGS = re.compile(r"<(?:/p|br|/div|/h[1-6]|/li)\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]{0,2000}>")
 
 
 def squash(text: str | None) -> str:
@@ -49,6 +51,9 @@ class Metadata:
     image: str | None = None
     canonical: str | None = None
     html_lang: str | None = None
+    #: The article's text as the page's JSON-LD states it (`articleBody`), one line per
+    #: paragraph: what extraction falls back on when the markup hides the article.
+    article_body: str | None = None
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -77,7 +82,11 @@ def _meta(tree: HtmlElement) -> dict[str, str]:
 
 
 def _json_ld(tree: HtmlElement) -> dict:
-    """The first schema.org article-like object in the page's JSON-LD, or {}."""
+    """The page's schema.org article object from its JSON-LD, or {}.
+
+    An article type (NewsArticle, BlogPosting, ...) wins over a WebPage that came first.
+    """
+    page: dict = {}
     for script in tree.xpath("//script[@type='application/ld+json']"):
         try:
             data = json.loads(script.text or "")
@@ -90,11 +99,13 @@ def _json_ld(tree: HtmlElement) -> dict:
                 stack.extend(item)
             elif isinstance(item, dict):
                 kinds = item.get("@type", "")
-                kinds = kinds if isinstance(kinds, list) else [kinds]
-                if any(str(k).lower() in _ARTICLE_TYPES for k in kinds):
+                kinds = {str(k).lower() for k in (kinds if isinstance(kinds, list) else [kinds])}
+                if kinds & _ARTICLE_TYPES:
                     return item
+                if not page and "webpage" in kinds:
+                    page = item
                 stack.extend(v for k, v in item.items() if k == "@graph")
-    return {}
+    return page
 
 
 def _name(value: object) -> str | None:
@@ -104,6 +115,16 @@ def _name(value: object) -> str | None:
     if isinstance(value, dict):
         return _name(value.get("name"))
     return squash(str(value)) or None if value else None
+
+
+def _article_body(value: object) -> str | None:
+    """JSON-LD `articleBody` as plain lines (some CMSes put HTML in it)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if "<" in value:
+        value = _TAG.sub(" ", _BREAK_TAGS.sub("\n", value))
+    lines = (squash(line) for line in html.unescape(value).splitlines())
+    return "\n".join(line for line in lines if line) or None
 
 
 def _first(tree: HtmlElement, xpath: str) -> str | None:
@@ -165,4 +186,5 @@ def page_metadata(tree: HtmlElement) -> Metadata:
         or _name(ld.get("image") if isinstance(ld.get("image"), str) else None),
         canonical=_first(tree, "//link[@rel='canonical']/@href") or meta.get("og:url"),
         html_lang=_first(tree, "/html/@lang"),
+        article_body=_article_body(ld.get("articleBody")),
     )

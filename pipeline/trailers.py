@@ -6,7 +6,9 @@ Lines are compared after `normalise_line`. Three rules decide what goes:
 
 * a line equal to a `text` entry goes wherever it stands;
 * a line fully matched by a `pattern` goes only at the head or tail edge of the
-  body (a run of trailer lines reaching the first or last line), except kinds in
+  body (a run of trailer lines reaching the first or last line) or among its last
+  `TAIL_WINDOW` lines (within its last `SECTION_TAIL_SHARE`), where trailers sit
+  between related headlines and author notes no pattern knows; except kinds in
   `ANYWHERE_KINDS`, whose patterns are specific enough to trust anywhere;
 * in the tail, a section opener ("Related posts", "Leave a Reply", ...) takes with
   it the short lines that follow it (related headlines, form labels).
@@ -42,7 +44,10 @@ SECTION_LINE_MAX_WORDS = 16
 LINK_LINE_MAX_WORDS = 20
 #: A line this long that appears twice is a repeated paragraph, not a trailer.
 REPEATED_PARAGRAPH_WORDS = 8
-#: A tail section opener must sit in the last part of the body to cut what follows.
+#: Patterns apply to each of this many last lines, not only to a run reaching the end.
+TAIL_WINDOW = 8
+#: A tail section opener must sit in the last part of the body to cut what follows; the
+#: tail window too stays within it.
 SECTION_TAIL_SHARE = 0.4
 
 _EDGE_CHARS_CATEGORIES = ("P", "S", "Z", "C")
@@ -216,6 +221,10 @@ def strip_trailers(
     j = len(lines) - 1
     while j > i and edge_claim(j, tail=True):
         j -= 1
+    tail_start = max(i + 1, j - TAIL_WINDOW + 1, len(lines) - int(len(lines) * SECTION_TAIL_SHARE))
+    for k in range(tail_start, j):
+        if reason[k] is None:
+            reason[k] = claim(k, True)
     _cut_tail_sections(lines, norm, reason, library, templates)
     _drop_repeated_paragraphs(norm, reason)
 

@@ -81,6 +81,8 @@ def _explain(name: str, record, trace) -> str:
     if not record.kept:
         out.append(f"detail: {record.detail}")
     out.append(f"encoding: {trace.encoding}")
+    if trace.body_from == "json-ld":
+        out.append("body: the page's JSON-LD articleBody (the markup held much less text)")
     if trace.guess is not None:
         out.append(
             f"language: {trace.guess.lang or '?'} ({trace.guess.score:.3f}) {trace.guess.detail}"

@@ -112,6 +112,22 @@ def test_patterns_apply_at_the_edges_only_but_exact_lines_anywhere() -> None:
     assert dict(out.removed)["Back to top"].startswith("navigation[en]")
 
 
+def test_patterns_reach_into_the_tail_past_a_line_no_pattern_knows() -> None:
+    story = [
+        f"Paragraph {i} of the article, with enough words to read as real prose here."
+        for i in range(8)
+    ]
+    tail = [
+        "If you enjoyed reading this post, would you consider supporting our work? Thanks!",
+        "Jane Doe covers city hall for the Courier and has lived in the valley since 1998.",
+    ]
+    out = strip_trailers(story + tail)
+    assert out.lines == [*story, tail[1]]
+    # within the last lines only: the same prompt early in the body is the body's business
+    early = strip_trailers([story[0], tail[0], *story[1:]])
+    assert tail[0] in early.lines
+
+
 def test_a_section_opener_in_the_tail_takes_the_short_lines_after_it() -> None:
     body = [
         f"Paragraph {i} of the article, with enough words to read as real prose here."
