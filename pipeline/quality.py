@@ -133,8 +133,37 @@ PROSE_MIN_WORDS = 8
 PROSE_SNIPPET_WORDS = 40
 #: A page with this many words of prose is an article, whatever else came with it.
 PROSE_ENOUGH_WORDS = 150
+#: Text hard-wrapped at a fixed width (plain-text posts, <pre> blocks, mail archives)
+#: comes as one line per screen row: a line of at least this many words that ends
+#: without a sentence mark runs on into a next line that starts in lower case, so the
+#: paragraph is judged whole. Menu entries and headlines are shorter or start upper case.
+PROSE_WRAP_WORDS = 6
+#: A list post is a short text introducing a list (a ranking, show notes, a reading
+#: list): on a page with at least PROSE_INTRO_WORDS words of prose outside its lists,
+#: list items (bullets or numbers) count at PROSE_LIST_WEIGHT of their length. A tag,
+#: search or archive page is lists and teasers with little or no prose of its own; and
+#: an item that opens with a link of PROSE_HEADLINE_WORDS words or more is a headline,
+#: an index entry, which counts in full (an author page: a bio, then its headlines).
+PROSE_INTRO_WORDS = 50
+PROSE_LIST_WEIGHT = 0.25
+PROSE_HEADLINE_WORDS = 4
+_HEADLINE_MAX_WORDS = 30
 _LIST_MARKERS = ("- ", "* ", "• ")
+_NUMBERED = re.compile(r"\d{1,3}[.)] ")
 _SENTENCE_END = re.compile(r"[.!?…。！？؟](?:[\s\"'”’»)\]]|$)")
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    """The lines with hard-wrapped paragraphs joined back into one line each."""
+    out: list[str] = []
+    last_words = 0
+    for line in lines:
+        if last_words >= PROSE_WRAP_WORDS and line[0].islower() and not out[-1].endswith(_TERMINAL):
+            out[-1] += " " + line
+        else:
+            out.append(line)
+        last_words = len(line.split())
+    return out
 
 
 def _is_prose(line: str, link_texts: frozenset[str]) -> bool:
@@ -153,20 +182,60 @@ def _is_prose(line: str, link_texts: frozenset[str]) -> bool:
     return words >= PROSE_MIN_WORDS and len(_SENTENCE_END.findall(line)) >= 2
 
 
+def _is_headline(item: str, link_texts: frozenset[str]) -> bool:
+    """True when a list item opens with a link of PROSE_HEADLINE_WORDS words or more."""
+    words = item.split()[:_HEADLINE_MAX_WORDS]
+    return any(
+        normalise_line(" ".join(words[:n])) in link_texts
+        for n in range(len(words), PROSE_HEADLINE_WORDS - 1, -1)
+    )
+
+
 def not_prose(doc: Doc) -> float:
-    """Share of characters in prose lines (1.0 once there are 150 words of prose).
+    """Share of characters in prose paragraphs (1.0 once there are 150 words of prose).
 
     Index and search pages, link farms, menus and caption galleries are short lines,
     one-sentence teasers, snippets and links; an article is paragraphs, even when a
-    block of related links or captions came along with it.
+    block of related links or captions came along with it. Hard-wrapped lines are
+    joined into their paragraphs first (PROSE_WRAP_WORDS). On a page with
+    PROSE_INTRO_WORDS (50) words of prose outside its lists, the value is the larger of
+    that share and the share with list items weighted PROSE_LIST_WEIGHT (0.25), headline
+    items in full: a list post (a ranking, show notes) is a short text and a long list.
     """
-    total = sum(len(line) for line in doc.lines)
+    paragraphs = _paragraphs(doc.lines)
+    total = sum(len(p) for p in paragraphs)
     if not total:
         return 0.0
-    prose = [line for line in doc.lines if _is_prose(line, doc.link_texts)]
-    if count_words(" ".join(prose)) >= PROSE_ENOUGH_WORDS:
-        return 1.0
-    return sum(len(line) for line in prose) / total
+    prose_chars = prose_words = own_words = 0
+    items: list[tuple[str, bool]] = []  # list items, and whether each is prose
+    for para in paragraphs:
+        listed = para.startswith(_LIST_MARKERS) or _NUMBERED.match(para) is not None
+        prose = _is_prose(para, doc.link_texts)
+        if listed:
+            items.append((para, prose))
+        if not prose:
+            continue
+        words = count_words(para)
+        prose_words += words
+        if prose_words >= PROSE_ENOUGH_WORDS:
+            return 1.0
+        prose_chars += len(para)
+        if not listed:
+            own_words += words
+    share = prose_chars / total
+    if own_words < PROSE_INTRO_WORDS or not items:
+        return share
+    # The list view: items count at PROSE_LIST_WEIGHT of their length, headlines in full.
+    weighted_prose, weighted_total = float(prose_chars), float(total)
+    for item, prose in items:
+        text = item[2:] if item.startswith(_LIST_MARKERS) else _NUMBERED.sub("", item, count=1)
+        if _is_headline(text, doc.link_texts):
+            continue
+        cut = (1.0 - PROSE_LIST_WEIGHT) * len(item)
+        weighted_total -= cut
+        if prose:
+            weighted_prose -= cut
+    return max(share, weighted_prose / weighted_total)
 
 
 #: Words looked at for repeated 5-grams: stuffing shows long before the end of a page.
