@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipeline.decode import UndecodableError, decode_html
 from pipeline.extract import MAX_DEPTH, Extraction, cut_by_depth, extract, parse_html
@@ -48,6 +48,10 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 #: langdetect's probability below which the language counts as undetermined. Its
 #: trials disagree on mixed or list-like text; one of three going astray gives 0.67.
 DEFAULT_LANG_FLOOR = 0.5
+#: Rejects that mean trafilatura's balanced extraction missed the article (nothing or
+#: a few words found, or a menu dumped whole): the page gets a second extraction that
+#: favours recall, kept only if it makes an article (`Trace.body_from` says so).
+SECOND_LOOK = frozenset({"empty", "quality:too_short", "quality:repetition"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ class Trace:
 
     encoding: str = ""
     extracted: str = ""
-    #: "markup" or "json-ld": see pipeline.extract.Extraction.body_from.
+    #: Where the text came from: see pipeline.extract.Extraction.body_from.
     body_from: str = ""
     removed: list[tuple[str, str]] = field(default_factory=list)
     guess: Guess | None = None
@@ -138,11 +142,37 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
             "too_deep",
             f"markup nested {MAX_DEPTH}+ levels deep: the HTML parser stops there, the rest is unread",
         )
-    found = extract(tree, page.url)
+    if trace is not None:
+        trace.encoding = encoding
+    record = _judge(page, extract(tree, page.url), config, trace)
+    if not record.kept and record.reason in SECOND_LOOK:
+        record = _second_look(page, html, record, config, trace)
+    return record
+
+
+def _second_look(
+    page: Page, html: str, first: Record, config: CleanConfig, trace: Trace | None
+) -> Record:
+    """Extract again favouring recall; keep that only if it makes an article."""
+    tree = parse_html(html)
+    if tree is None:
+        return first
+    saved = replace(trace) if trace is not None else None
+    again = _judge(page, extract(tree, page.url, recall=True), config, trace)
+    if again.kept:
+        return again
+    if trace is not None and saved is not None:  # explain the verdict returned
+        for name in ("extracted", "body_from", "removed", "guess", "checks"):
+            setattr(trace, name, getattr(saved, name))
+    return first
+
+
+def _judge(page: Page, found: Extraction, config: CleanConfig, trace: Trace | None) -> Record:
+    """Strip, detect the language and run the quality rules on one extraction."""
     lines = [line.strip() for line in found.text.splitlines() if line.strip()]
     if trace is not None:
         trace.lap("extract")
-        trace.encoding, trace.extracted, trace.body_from = encoding, found.text, found.body_from
+        trace.extracted, trace.body_from = found.text, found.body_from
     if not lines:
         if found.js_shell:
             return reject_page(

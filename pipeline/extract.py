@@ -42,7 +42,8 @@ class Extraction:
     link_texts: frozenset[str] = frozenset()
     #: The page asks for JavaScript and has (almost) no text outside scripts.
     js_shell: bool = False
-    #: Where `text` came from: "markup" (trafilatura) or "json-ld" (the stated articleBody).
+    #: Where `text` came from: "markup" (trafilatura), "markup, favouring recall" (its
+    #: second look) or "json-ld" (the stated articleBody).
     body_from: str = "markup"
 
 
@@ -81,9 +82,13 @@ def cut_by_depth() -> bool:
     return any("Excessive depth" in entry.message for entry in HTML_PARSER.error_log)
 
 
-def extract(tree: HtmlElement, url: str) -> Extraction:
+def extract(tree: HtmlElement, url: str, recall: bool = False) -> Extraction:
     """Run trafilatura for the body (comments excluded, tables kept); metadata from the page's
-    own declarations (pipeline/metadata.py), which costs far less than trafilatura's."""
+    own declarations (pipeline/metadata.py), which costs far less than trafilatura's.
+
+    `recall` runs trafilatura favouring recall: clean()'s second look at a page whose
+    balanced extraction found (almost) nothing.
+    """
     link_texts = frozenset(s for a in tree.iter("a") if (s := normalise_line(a.text_content())))
     meta = page_metadata(tree)
     doc = bare_extraction(
@@ -93,6 +98,7 @@ def extract(tree: HtmlElement, url: str) -> Extraction:
         include_comments=False,
         include_tables=True,
         deduplicate=False,
+        favor_recall=recall,
     )
     text = (doc.text or "") if doc is not None else ""
     words = len(text.split())
@@ -104,6 +110,7 @@ def extract(tree: HtmlElement, url: str) -> Extraction:
         link_texts=link_texts,
         # only a page with (almost) no text can be an app shell: skip the look otherwise
         js_shell=words < JS_SHELL_MAX_WORDS and _is_js_shell(tree),
+        body_from="markup, favouring recall" if recall else "markup",
     )
 
 

@@ -83,6 +83,8 @@ def _explain(name: str, record, trace) -> str:
     out.append(f"encoding: {trace.encoding}")
     if trace.body_from == "json-ld":
         out.append("body: the page's JSON-LD articleBody (the markup held much less text)")
+    elif trace.body_from != "markup":
+        out.append(f"body: {trace.body_from} (the first extraction made no article)")
     if trace.guess is not None:
         out.append(
             f"language: {trace.guess.lang or '?'} ({trace.guess.score:.3f}) {trace.guess.detail}"
