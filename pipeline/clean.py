@@ -4,7 +4,8 @@
 Tests, benchmarks, `winnow extract` and the crawl's process pool all call it.
 Steps, each its own module: decode -> extract (trafilatura) -> strip trailers ->
 language -> quality rules. Each failure is a Reject whose reason is the name of the
-step or rule that made it.
+step or rule that made it. A page whose extraction came out empty, too short or a
+repeated menu gets a second extraction favouring recall (`SECOND_LOOK`).
 """
 
 from __future__ import annotations
