@@ -9,6 +9,7 @@ import pytest
 from pipeline.clean import Trace, clean
 from pipeline.extract import BODY_FALLBACK_WORDS, extract, parse_html
 from pipeline.page import Page
+from winnow.cli import _explain
 
 STATED = [
     "The regional council approved the new bus network on Thursday after a two-year "
@@ -99,3 +100,4 @@ def test_explain_says_when_the_body_came_from_json_ld() -> None:
     assert record.kept, record
     assert trace.body_from == "json-ld"
     assert "rural villages" in record.text and "Photo: AP" not in record.text
+    assert "body: the page's JSON-LD articleBody" in _explain("buses.html", record, trace)
