@@ -27,10 +27,10 @@ Which copy is kept (the guarantee):
   copies that arrive within one hold window: the crawl holds new articles
   (item_pipelines.DuplicatePipeline) until the crawl is idle, or the first one held
   has waited `WINNOW_DUPLICATE_HOLD_SECONDS` (default: the writer's flush interval,
-  30 s), or 5,000 are held, then decides the batch in `keep_order`: earliest
-  publication date first (articles without one after all dated ones), then source
-  name, then the page fetched at its own canonical URL before its aliases, then
-  URL. Of two copies the one earlier in that order is kept. A run that fetches
+  30 s), or `WINNOW_DUPLICATE_HOLD` (1,000) are held, then decides the batch in
+  `keep_order`: earliest publication date first (articles without one after all
+  dated ones), then source name, then the page fetched at its own canonical URL
+  before its aliases, then URL. Of two copies the one earlier in that order is kept. A run that fetches
   everything within the window is one batch; copies in different batches are
   decided like copies in different runs. A run stopped before it went idle decides
   what it holds at its close.
@@ -42,8 +42,9 @@ keys for the id, URL and text hash in sorted numpy arrays (plus 4-byte row numbe
 128 + 64 bytes of b-bit MinHash, and one packed 8-byte entry per LSH band (48 of
 them): 625 bytes an article, 56 MB for 90,000 (benchmarks/duplicates.py), with a
 ceiling of 2**27 articles set by the packed row number. Articles added during a run
-sit in small dictionaries that are merged into the sorted arrays every
-`MERGE_EVERY` articles.
+sit in small dictionaries (the LSH entries of at most `FOLD_EVERY` articles, then a
+small sorted array) that are merged into the sorted arrays every `MERGE_EVERY`
+articles.
 
 The index persists with the warehouse as Parquet segments under
 `WAREHOUSE/_index/duplicates/` (a `_` name that no table glob reads), written through
@@ -86,6 +87,8 @@ NEAR_DUPLICATE = 0.5
 SPUN_COPY = 0.5
 #: Articles added during a run are merged into the sorted arrays this often.
 MERGE_EVERY = 4096
+#: ... and their LSH entries leave the (40 times larger per entry) dict this often.
+FOLD_EVERY = 128
 #: Where the index lives, relative to the warehouse root.
 INDEX_DIR = "_index/duplicates"
 #: More segment files than this and `save` merges them into one.
@@ -225,16 +228,22 @@ class _KeyIndex:
 class _BandIndex:
     """LSH over b-bit MinHash signatures: rows sharing any band's 4 values are candidates.
 
-    Each (band, 32-bit band key, row) is packed into one uint64, all kept in one sorted
-    array, so a lookup is two `searchsorted` calls for all bands at once.
+    Each (band, 32-bit band key, row) is packed into one uint64. Entries live in three
+    levels, so that neither memory nor merge work grows with a run's additions: a
+    dict for the last `FOLD_EVERY` articles added, a sorted `recent` array that the
+    dict is folded into, and the sorted main array that `recent` is merged into
+    every `MERGE_EVERY` articles (a linear merge of two sorted runs). A lookup is two
+    `searchsorted` calls per sorted level for all bands at once.
     """
 
     def __init__(self, perm: int) -> None:
         self.bands = perm // _ROWS
         self._band_bits = np.arange(self.bands, dtype=np.uint64) << np.uint64(59)
         self.packed = np.empty(0, np.uint64)
+        self.recent = np.empty(0, np.uint64)
         self.pending: dict[int, list[int]] = {}
         self._pending_rows = 0
+        self._recent_rows = 0
 
     def prefixes(self, sigs: np.ndarray) -> np.ndarray:
         """(n, perm) uint8 signatures -> (n, bands) packed entries without the row."""
@@ -246,32 +255,40 @@ class _BandIndex:
             return
         packed = (self.prefixes(sigs) | rows.astype(np.uint64)[:, None]).ravel()
         packed.sort()
-        # Two sorted runs: the stable sort (timsort) merges them in linear time.
-        self.packed = np.sort(np.concatenate([self.packed, packed]), kind="stable")
+        self.packed = _merge_sorted(self.packed, packed)
 
     def add(self, row: int, sig: np.ndarray) -> None:
         for prefix in self.prefixes(sig[None, :])[0].tolist():
             self.pending.setdefault(prefix, []).append(row)
         self._pending_rows += 1
-        if self._pending_rows >= MERGE_EVERY:
-            self.merge()
+        if self._pending_rows >= FOLD_EVERY:
+            self._fold()
+            if self._recent_rows >= MERGE_EVERY:
+                self.merge()
 
-    def merge(self) -> None:
+    def _fold(self) -> None:
+        """Move the dict's entries into the sorted `recent` array."""
         if not self.pending:
             return
         packed = np.fromiter(
             (prefix | row for prefix, rows in self.pending.items() for row in rows), np.uint64
         )
-        self.pending, self._pending_rows = {}, 0
         packed.sort()
-        self.packed = np.sort(np.concatenate([self.packed, packed]), kind="stable")
+        self.recent = _merge_sorted(self.recent, packed)
+        self._recent_rows += self._pending_rows
+        self.pending, self._pending_rows = {}, 0
+
+    def merge(self) -> None:
+        """Move every addition into the main sorted array."""
+        self._fold()
+        if len(self.recent):
+            self.packed = _merge_sorted(self.packed, self.recent)
+        self.recent, self._recent_rows = np.empty(0, np.uint64), 0
 
     def candidates(self, sig: np.ndarray) -> np.ndarray:
         """Rows sharing at least one band with `sig`, ascending."""
         prefixes = self.prefixes(sig[None, :])[0]
-        lo = np.searchsorted(self.packed, prefixes, side="left")
-        hi = np.searchsorted(self.packed, prefixes | _ROW_MASK, side="right")
-        found = [self.packed[a:b] & _ROW_MASK for a, b in zip(lo, hi, strict=True) if b > a]
+        found = _rows_with(self.packed, prefixes) + _rows_with(self.recent, prefixes)
         if self.pending:
             extra = [r for p in prefixes.tolist() for r in self.pending.get(p, ())]
             if extra:
@@ -281,7 +298,24 @@ class _BandIndex:
         return np.unique(np.concatenate(found)).astype(np.int64)
 
     def nbytes(self) -> int:
-        return self.packed.nbytes + 100 * self.bands * self._pending_rows
+        return self.packed.nbytes + self.recent.nbytes + 100 * self.bands * self._pending_rows
+
+
+def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One sorted array of two: the stable sort (timsort) merges two runs in linear time."""
+    if not len(a):
+        return b
+    return np.sort(np.concatenate([a, b]), kind="stable")
+
+
+def _rows_with(packed: np.ndarray, prefixes: np.ndarray) -> list[np.ndarray]:
+    """The rows of the entries of a sorted level that carry one of `prefixes`."""
+    if not len(packed):
+        return []
+    lo = np.searchsorted(packed, prefixes, side="left")
+    hi = np.searchsorted(packed, prefixes | _ROW_MASK, side="right")
+    hit = np.flatnonzero(hi > lo)
+    return [packed[lo[i] : hi[i]] & _ROW_MASK for i in hit.tolist()]
 
 
 class DuplicateIndex:

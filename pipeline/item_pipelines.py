@@ -91,7 +91,7 @@ class DuplicatePipeline:
     released) until the crawl goes idle, the first held one has waited
     `WINNOW_DUPLICATE_HOLD_SECONDS` (default: the writer's flush interval, so
     articles still show up in the warehouse within about two of those), or
-    `WINNOW_DUPLICATE_HOLD` (5,000) are held; then the held ones are decided in
+    `WINNOW_DUPLICATE_HOLD` (1,000) are held; then the held ones are decided in
     `keep_order` and sent back through the pipelines, so which copy is kept does not
     depend on the order they arrived in. `WINNOW_NEAR_DUPLICATES = False` keeps only
     the URL and exact-text checks.
@@ -104,7 +104,7 @@ class DuplicatePipeline:
         near = settings is None or settings.getbool("WINNOW_NEAR_DUPLICATES", True)
         off = {} if near else {"near": float("inf"), "spun": float("inf")}
         self.index = DuplicateIndex.from_warehouse(warehouse, **off)
-        self.hold_max = settings.getint("WINNOW_DUPLICATE_HOLD", 5000) if settings else 0
+        self.hold_max = settings.getint("WINNOW_DUPLICATE_HOLD", 1000) if settings else 0
         flush = settings.getfloat("WINNOW_FLUSH_SECONDS", 30.0) if settings else 0.0
         self.hold_seconds = (
             settings.getfloat("WINNOW_DUPLICATE_HOLD_SECONDS", flush) if settings else 0.0
@@ -231,7 +231,7 @@ class WarehousePipeline:
         self.counters: Counter = Counter()
         self.reasons: Counter = Counter()
         self.writer: WarehouseWriter | None = None
-        self.flush_rows = settings.getint("WINNOW_FLUSH_ROWS", 5000)
+        self.flush_rows = settings.getint("WINNOW_FLUSH_ROWS", 1000)
         self.flush_seconds = settings.getfloat("WINNOW_FLUSH_SECONDS", 30.0)
         self.warehouse = settings.get("WINNOW_WAREHOUSE")
         self._timer: task.LoopingCall | None = None

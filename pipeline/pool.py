@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.forkserver
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
@@ -24,16 +25,30 @@ def _worker_init() -> None:
     import pipeline.worker  # noqa: F401
 
 
+def _forkserver_context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["pipeline.worker"])
+    return context
+
+
+def start_forkserver() -> None:
+    """Start the workers' forkserver now, so its warm-up overlaps the crawler's own start.
+
+    Optional: `start_pool` starts it otherwise, and the crawl's first page then waits
+    for the warm-up (about half a second of CPU).
+    """
+    _forkserver_context()
+    multiprocessing.forkserver.ensure_running()
+
+
 def start_pool(workers: int) -> ProcessPool:
     """A pool of cleaning workers (forkserver: no reactor state leaks into them).
 
     The forkserver preloads pipeline.worker, so every worker it forks, including one
     that replaces a worker killed on a timeout, starts warm. The preload applies when
-    this process starts its forkserver, that is at its first pool.
+    this process starts its forkserver, that is at its first pool (or `start_forkserver`).
     """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pipeline.worker"])
-    return ProcessPool(max_workers=workers, initializer=_worker_init, context=context)
+    return ProcessPool(max_workers=workers, initializer=_worker_init, context=_forkserver_context())
 
 
 def failure_reject(page: Page, exc: BaseException, timeout: float) -> Reject:

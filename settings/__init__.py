@@ -37,7 +37,7 @@ WINNOW_QUALITY = os.environ.get("WINNOW_QUALITY", "{}")
 #: Language backend: langdetect (default) or fasttext.
 WINNOW_LANGUAGE_BACKEND = os.environ.get("WINNOW_LANGUAGE_BACKEND", "langdetect")
 #: Flush the warehouse buffers at this many rows or this age in seconds.
-WINNOW_FLUSH_ROWS = int(os.environ.get("WINNOW_FLUSH_ROWS", "5000"))
+WINNOW_FLUSH_ROWS = int(os.environ.get("WINNOW_FLUSH_ROWS", "1000"))
 WINNOW_FLUSH_SECONDS = float(os.environ.get("WINNOW_FLUSH_SECONDS", "30"))
 #: Check near-duplicates and spun copies (URL and exact copies are always checked).
 WINNOW_NEAR_DUPLICATES = _env_bool("WINNOW_NEAR_DUPLICATES", True)
@@ -46,6 +46,9 @@ WINNOW_NEAR_DUPLICATES = _env_bool("WINNOW_NEAR_DUPLICATES", True)
 WINNOW_DUPLICATE_HOLD_SECONDS = float(
     os.environ.get("WINNOW_DUPLICATE_HOLD_SECONDS", str(WINNOW_FLUSH_SECONDS))
 )
+#: ... or until this many are held. With WINNOW_FLUSH_ROWS, what bounds a fast crawl's
+#: memory: held articles and buffered rows are the crawler's only per-page buffers.
+WINNOW_DUPLICATE_HOLD = int(os.environ.get("WINNOW_DUPLICATE_HOLD", "1000"))
 #: Who to contact about this crawler; goes into the User-Agent.
 WINNOW_CONTACT = os.environ.get("WINNOW_CONTACT", "https://github.com/winnow-news/winnow")
 #: Who started the crawl, for the `runs` table: local (by hand), schedule or scrapyd.
@@ -61,6 +64,12 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = int(os.environ.get("WINNOW_PER_DOMAIN", "8"))
 DOWNLOAD_DELAY = 0
+# Many sites in one crawl (Scrapy's broad-crawl advice): take the next request from the
+# least busy site, and a site's articles in the order they were found (first first).
+# The disk queue (JOBDIR) stays Scrapy's LIFO one: queuelib's FIFO disk queue saves its
+# position only on a clean close, so after a SIGKILL it loses what it held.
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 # An article page yields one item; Scrapy starts this many tasks for every response's
 # output whatever it yields, so its default (100) costs a third of the crawler's CPU.
 CONCURRENT_ITEMS = 8

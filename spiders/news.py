@@ -5,6 +5,13 @@ seen-URL index skips articles already in the warehouse unless `refresh`), and ev
 article response, whatever its status, becomes a `Page` item for the cleaning
 pipeline. A failed download becomes a `Reject` item, so no page disappears.
 
+Discovered article URLs wait in the spider, one string each and one queue per
+source, and `start()` hands them to Scrapy's scheduler as it drains, taking the
+sources in turn: a sitemap of 50,000 URLs does not become 50,000 queued Requests
+(about 2 KB each), and one source's sitemap does not hold back another's articles.
+With a JOBDIR (Scrapy's queue is on disk and survives a kill) or a shared Redis
+frontier (other processes take from it), requests go to Scrapy's queue at once.
+
 Arguments (`scrapy crawl news -a sources=a,b -a urls=...`): `sources`, a comma list of
 names from sources.toml (default: all); `urls`, feed/sitemap/page URLs to crawl as an
 ad-hoc source; `run_id`.
@@ -13,11 +20,12 @@ ad-hoc source; `run_id`.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.utils.asyncio import sleep
 
 from pipeline.page import Page
 from pipeline.record import Reject, record_id
@@ -32,6 +40,25 @@ RUN_ID_FILE = "winnow_run_id"
 #: Error responses reach the article callback (and become `http_status` rejects);
 #: redirects do not, so the redirect middleware still follows them.
 ERROR_STATUSES = list(range(400, 600))
+#: How often start() looks again when it has nothing to feed (seconds).
+FEED_PAUSE = 0.05
+
+
+def take_turns(waiting: dict[str, deque[str]], n: int) -> list[tuple[str, str]]:
+    """Up to `n` (source, URL) pairs from the sources' queues, one from each in turn.
+
+    Emptied queues are removed, so `waiting` is empty when nothing waits.
+    """
+    taken: list[tuple[str, str]] = []
+    while len(taken) < n and waiting:
+        for name in list(waiting):
+            urls = waiting[name]
+            taken.append((name, urls.popleft()))
+            if not urls:
+                del waiting[name]
+            if len(taken) == n:
+                break
+    return taken
 
 
 def _headers(response: scrapy.http.Response) -> dict[str, str]:
@@ -55,6 +82,10 @@ class NewsSpider(scrapy.Spider):
         self.scheduled: Counter[str] = Counter()
         self.seen: SeenUrls | None = None
         self.shared_frontier = False
+        #: Article URLs found and not yet handed to Scrapy, per source (see the module doc).
+        self.waiting: dict[str, deque[str]] = {}
+        self.feed_lazily = False
+        self.feed_low = 0
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -83,6 +114,10 @@ class NewsSpider(scrapy.Spider):
         self.allowed_domains = sorted(domains)
         resumed = self._resume_run_id(settings.get("JOBDIR"))
         self.shared_frontier = bool(settings.get("REDIS_URL"))
+        self.feed_lazily = not (self.shared_frontier or settings.get("JOBDIR"))
+        # Waiting URLs are fed in when the scheduler holds fewer requests than can be in
+        # flight at once, up to twice that: enough to keep the downloader busy.
+        self.feed_low = max(1, settings.getint("CONCURRENT_REQUESTS"))
         if settings.getbool("WINNOW_REFRESH") and not resumed:
             self.seen = SeenUrls()
         else:
@@ -105,6 +140,22 @@ class NewsSpider(scrapy.Spider):
         return False
 
     async def start(self):
+        for request in self.entry_requests():
+            yield request
+        if not self.feed_lazily:
+            return
+        while True:
+            fed = False
+            for request in self.feed():
+                fed = True
+                yield request
+            if not self.waiting and self.engine_idle():
+                return  # every entry point read and every page handled
+            if not fed:
+                await sleep(FEED_PAUSE)
+
+    def entry_requests(self):
+        """The sources' feeds, sitemaps and start pages, and their hosts' robots.txt."""
         for source in self.sources.values():
             for url in source.entry_points:
                 yield scrapy.Request(
@@ -124,6 +175,23 @@ class NewsSpider(scrapy.Spider):
                     meta={"source": source.name, "robots": True, "handle_httpstatus_all": True},
                     priority=-1,
                 )
+
+    def feed(self):
+        """Requests for waiting article URLs while the scheduler runs low, sources in turn."""
+        scheduler = self.crawler.engine.scheduler
+        queued = len(scheduler) if hasattr(scheduler, "__len__") else 0
+        if queued < self.feed_low:
+            for name, url in take_turns(self.waiting, 2 * self.feed_low - queued):
+                yield self.article_request(name, url)
+
+    def engine_idle(self) -> bool:
+        """Nothing downloading, being parsed or queued: no more article URLs can turn up."""
+        engine = self.crawler.engine
+        return (
+            not engine.downloader.active
+            and engine.scraper.slot.is_idle()
+            and not engine.scheduler.has_pending_requests()
+        )
 
     def entry_failed(self, failure):
         reason, detail = failure_reason(failure)
@@ -156,21 +224,28 @@ class NewsSpider(scrapy.Spider):
                     continue
                 if pattern and not pattern.search(item.url):
                     continue
-                request = self.article_request(source, item.url)
-                if request is not None:
-                    yield request
+                if not self.admit(source, item.url):
+                    continue
+                if self.feed_lazily:
+                    self.waiting.setdefault(source.name, deque()).append(item.url)
+                else:
+                    yield self.article_request(source.name, item.url)
         except DiscoveryError as exc:
             self.logger.warning("entry point %s: %s", url, exc)
             self.crawler.stats.inc_value("winnow/entry_errors")
 
-    def article_request(self, source: Source, url: str) -> scrapy.Request | None:
+    def admit(self, source: Source, url: str) -> bool:
+        """Whether an article URL is to be fetched: within the source's budget and not seen."""
         if self.scheduled[source.name] >= source.budget:
             self.crawler.stats.inc_value("winnow/over_budget")
-            return None
+            return False
         if self.seen is not None and self.seen.contains(canonical_url(url)):
             self.crawler.stats.inc_value("winnow/already_seen")
-            return None
+            return False
         self.scheduled[source.name] += 1
+        return True
+
+    def article_request(self, source_name: str, url: str) -> scrapy.Request:
         # Without a shared frontier, SeenUrlsMiddleware is the duplicate filter for
         # articles: unlike Scrapy's, it never remembers a page that was not written,
         # so a killed crawl refetches what it lost.
@@ -178,7 +253,7 @@ class NewsSpider(scrapy.Spider):
             url,
             callback=self.parse_article,
             errback=self.article_failed,
-            meta={"source": source.name, "handle_httpstatus_list": ERROR_STATUSES, "article": True},
+            meta={"source": source_name, "handle_httpstatus_list": ERROR_STATUSES, "article": True},
             dont_filter=not self.shared_frontier,
         )
 

@@ -145,6 +145,9 @@ class WarehouseWriter:
             self.rows_written += len(buf.rows)
             self._pending -= len(buf.rows)
             del self._buffers[(table, values)]
+        # Arrow's allocator keeps freed buffers for reuse; a crawl flushes now and then,
+        # so give them back rather than hold the largest flush's worth for the whole run.
+        pa.default_memory_pool().release_unused()
 
     def close(self) -> None:
         self.flush()

@@ -13,6 +13,10 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
+from pipeline.pool import start_forkserver
+
+CLEAN_PIPELINE = "pipeline.item_pipelines.CleanPipeline"
+
 
 def new_run_id(prefix: str = "run") -> str:
     return f"{prefix}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')[:-3]}-{os.getpid()}"
@@ -49,6 +53,8 @@ def run_crawl(
         LOG_LEVEL=log_level,
         **(extra or {}),
     )
+    if settings.getwithbase("ITEM_PIPELINES").get(CLEAN_PIPELINE) is not None:
+        start_forkserver()  # its warm-up runs while Scrapy starts
     process = CrawlerProcess(settings)
     crawler = process.create_crawler("news")
     process.crawl(

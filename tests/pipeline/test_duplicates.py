@@ -470,14 +470,18 @@ def _generated(n: int, seed: int = 7) -> list[list[str]]:
     return [list(vocab[rng.integers(0, len(vocab), 300)]) for _ in range(n)]
 
 
-def test_lookups_find_copies_before_and_after_pending_additions_are_merged(monkeypatch) -> None:
-    monkeypatch.setattr(duplicates, "MERGE_EVERY", 3)
-    docs = _generated(10)
+def test_lookups_find_copies_in_every_level_of_the_band_index(monkeypatch) -> None:
+    monkeypatch.setattr(duplicates, "FOLD_EVERY", 2)
+    monkeypatch.setattr(duplicates, "MERGE_EVERY", 4)
+    docs = _generated(11)
     index = DuplicateIndex()
     originals = [article(f"http://s{i}.example/a", [" ".join(d)]) for i, d in enumerate(docs)]
     for a in originals:
         assert index.check(a) is a
-    assert len(index.near.pending) < 3 * index.near.bands  # most went into the sorted array
+    # 8 articles merged into the main array, 2 folded into `recent`, 1 still in the dict
+    bands = index.near.bands
+    assert (len(index.near.packed), len(index.near.recent)) == (8 * bands, 2 * bands)
+    assert sum(len(rows) for rows in index.near.pending.values()) == bands
     for i, d in enumerate(docs):
         copy = article(f"http://c{i}.example/a", [" ".join(d[:-20] + ["new"] * 3)])
         verdict = index.check(copy)

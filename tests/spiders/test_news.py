@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import deque
 from pathlib import Path
 
 import pytest
 
+from spiders.news import take_turns
 from tests.conftest import ROOT, winnow_cmd
-from tests.sites import Story, stories_from_trailer_pages, write_site
+from tests.sites import Story, many_stories, stories_from_trailer_pages, write_site
 from warehouse.query import connect
 from winnow.demo.server import Site
 
@@ -277,3 +279,42 @@ def test_plain_scrapy_crawl_news_works_from_the_repo_root(
         ("en",),
         ("pt",),
     ]
+
+
+def test_take_turns_takes_one_url_per_source_in_turn() -> None:
+    waiting = {"big": deque(["b1", "b2", "b3", "b4"]), "small": deque(["s1"])}
+    assert take_turns(waiting, 3) == [("big", "b1"), ("small", "s1"), ("big", "b2")]
+    assert waiting == {"big": deque(["b3", "b4"])}  # an emptied queue is gone
+    assert take_turns(waiting, 10) == [("big", "b3"), ("big", "b4")]
+    assert waiting == {} and take_turns(waiting, 5) == []
+
+
+def test_a_big_source_does_not_hold_back_a_small_one(
+    tmp_path: Path, site_factory, warehouse: Path
+) -> None:
+    """Discovered URLs wait in the spider and are fed to Scrapy sources in turn."""
+    big = write_site(tmp_path / "big", many_stories(240))
+    small = write_site(tmp_path / "small", many_stories(6, seed=11))
+    with site_factory(Site("big", big), Site("small", small)) as sites:
+        # two hosts, as two news sites are: each its own download slot
+        sites["small"].base = sites["small"].base.replace("127.0.0.1", "localhost")
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            "".join(
+                f'[[source]]\nname = "{name}"\nsitemaps = ["{sites[name].url("/sitemap.xml")}"]\n'
+                for name in ("big", "small")
+            )
+        )
+        winnow_cmd(
+            "crawl", "--sources-file", str(sources), "--warehouse", str(warehouse),
+            "--allow-private",
+        )  # fmt: skip
+    con = connect(warehouse)
+    counts = dict(con.execute("select source, count(*) from articles group by all").fetchall())
+    assert counts == {"big": 240, "small": 6}
+    # Every small-source article was fetched while most of the big source still waited.
+    before = con.execute(
+        "select count(*) from articles where source = 'big' and fetched_at < "
+        "(select max(fetched_at) from articles where source = 'small')"
+    ).fetchone()[0]
+    assert before < 120
