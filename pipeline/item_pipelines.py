@@ -84,10 +84,9 @@ class CleanPipeline:
 
 
 class DuplicatePipeline:
-    """Judge articles against the warehouse at once; decide the run's new ones together.
+    """Decide the run's articles together, against the warehouse and each other.
 
-    A copy of an article already in the warehouse is rejected on arrival. A new
-    article is held (dropped here at DEBUG level, so the page's response is
+    An article is held (dropped here at DEBUG level, so the page's response is
     released) until the crawl goes idle, the first held one has waited
     `WINNOW_DUPLICATE_HOLD_SECONDS` (default: the writer's flush interval, so
     articles still show up in the warehouse within about two of those), or
@@ -124,9 +123,8 @@ class DuplicatePipeline:
             return item
         if self._released.pop(id(item), None) is not None:
             return item
-        verdict = self.index.lookup(item)
-        if verdict is not None or self.crawler is None:
-            return verdict or self.index.check(item)
+        if self.crawler is None:
+            return self.index.check(item)
         if not self.held:
             self._held_since = time.monotonic()
         self.held.append(item)

@@ -6,6 +6,7 @@ through `run_crawl`. Twisted's reactor runs once per process, so call it once.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,9 @@ def run_crawl(
     if settings.getwithbase("ITEM_PIPELINES").get(CLEAN_PIPELINE) is not None:
         start_forkserver()  # its warm-up runs while Scrapy starts
     process = CrawlerProcess(settings)
+    # Scrapy leaves the root logger at NOTSET and filters in its handler, so every page's
+    # DEBUG lines ("Crawled", "Scraped from", "Dropped") were built only to be discarded.
+    logging.getLogger("scrapy").setLevel(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler("news")
     process.crawl(
         crawler, sources=",".join(sources or []), urls=",".join(urls or []), run_id=run_id
