@@ -67,8 +67,14 @@ def child(mode: str, sitemap: str, warehouse: str) -> None:
     print(f"RESULT {stats.get('winnow/pages', 0)} {elapsed:.3f}", flush=True)
 
 
-def measure(mode: str, sitemap: str, warehouse: str) -> tuple[int, float, float]:
-    """Run one crawl process; returns (pages, seconds, peak RSS in MB of it and its children)."""
+def measure(mode: str, sitemap: str, warehouse: str) -> tuple[int, float, float, float]:
+    """Run one crawl process; returns (pages, seconds, peak RSS and peak PSS in MB).
+
+    Both are summed over the crawler and its children. RSS counts the pages that the
+    cleaning workers share with the forkserver they were forked from once per process;
+    PSS splits each shared page between the processes sharing it (read less often: it
+    costs the kernel a walk of each process's page tables).
+    """
     cmd = [
         sys.executable,
         __file__,
@@ -82,24 +88,29 @@ def measure(mode: str, sitemap: str, warehouse: str) -> tuple[int, float, float]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
-    peak = 0
+    peak = peak_pss = 0
     ps = psutil.Process(proc.pid)
+    samples = 0
     while proc.poll() is None:
         try:
             tree = [ps, *ps.children(recursive=True)]
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            if samples % 5 == 0:
+                pss = sum(p.memory_full_info().pss for p in tree if p.is_running())
+                peak_pss = max(peak_pss, pss)
         except psutil.Error:
             pass
+        samples += 1
         time.sleep(0.1)
     out, err = proc.communicate()
     if "RESULT" not in out:
         raise SystemExit(f"{mode} crawl failed:\n{err[-3000:]}")
     line = next(line for line in out.splitlines() if line.startswith("RESULT"))
     _, pages, seconds = line.split()
-    return int(pages), float(seconds), peak / 2**20
+    return int(pages), float(seconds), peak / 2**20, peak_pss / 2**20
 
 
-def clean_cpu_per_page(sample: int = 200) -> float:
+def clean_cpu_per_page(sample: int = 300) -> float:
     """Clean CPU seconds per page, in a fresh process as the crawl's workers are."""
     out = subprocess.run(
         [sys.executable, __file__, "--child", "ceiling", "-n", str(sample)],
@@ -176,21 +187,28 @@ def main() -> None:
         stories = many_stories(args.n)
         root = write_site(tmp / "site", stories, chrome=CHROME)
         cores = os.cpu_count() or 1
-        per_page = clean_cpu_per_page()
-        ceiling = cores / per_page
+        # The ceiling is timed just before and just after the full crawl, and averaged:
+        # on a shared machine one short timing can land in a slow or a fast spell.
         with serve([Site("bench", root)]) as sites:
             sitemap = sites["bench"].url("/sitemap.xml")
             fetch = measure("fetch", sitemap, str(tmp / "wh-fetch"))
+            before = clean_cpu_per_page()
             full = measure("full", sitemap, str(tmp / "wh-full"))
+            after = clean_cpu_per_page()
+        per_page = (before + after) / 2
+        ceiling = cores / per_page
         print(f"N = {args.n} pages, {cores} cores")
+        for label, (pages, seconds, rss, pss) in (
+            ("(a) Scrapy fetching only", fetch),
+            ("(b) winnow full crawl   ", full),
+        ):
+            print(
+                f"{label} : {pages / seconds:8.1f} pages/s   peak RSS {rss:6.1f} MB"
+                f" (PSS {pss:6.1f} MB)   ({pages} pages in {seconds:.1f} s)"
+            )
         print(
-            f"(a) Scrapy fetching only : {fetch[0] / fetch[1]:8.1f} pages/s   peak RSS {fetch[2]:7.1f} MB   ({fetch[0]} pages in {fetch[1]:.1f} s)"
-        )
-        print(
-            f"(b) winnow full crawl    : {full[0] / full[1]:8.1f} pages/s   peak RSS {full[2]:7.1f} MB   ({full[0]} pages in {full[1]:.1f} s)"
-        )
-        print(
-            f"(c) CPU ceiling          : {ceiling:8.1f} pages/s   (clean CPU {per_page * 1000:.1f} ms/page x {cores} cores)"
+            f"(c) CPU ceiling          : {ceiling:8.1f} pages/s   (clean CPU {per_page * 1000:.1f} ms/page"
+            f" x {cores} cores; {before * 1000:.1f} before the crawl, {after * 1000:.1f} after)"
         )
         print(f"(b) / (c)                : {full[0] / full[1] / ceiling:8.2f}")
     finally:

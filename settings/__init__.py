@@ -70,9 +70,12 @@ DOWNLOAD_DELAY = 0
 # position only on a clean close, so after a SIGKILL it loses what it held.
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
-# An article page yields one item; Scrapy starts this many tasks for every response's
-# output whatever it yields, so its default (100) costs a third of the crawler's CPU.
-CONCURRENT_ITEMS = 8
+# An article page yields one item, and a feed or sitemap yields requests (scheduled at
+# once) or nothing; Scrapy starts this many tasks for every response's output whatever
+# it yields, so its default (100) cost a third of the crawler's CPU.
+CONCURRENT_ITEMS = 1
+# The spider follows no links from article pages, so request depth means nothing here.
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.depth.DepthMiddleware": None}
 DOWNLOAD_TIMEOUT = int(os.environ.get("WINNOW_DOWNLOAD_TIMEOUT", "30"))
 RETRY_ENABLED = True
 RETRY_TIMES = 2
