@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -64,16 +65,36 @@ def child(mode: str, sitemap: str, warehouse: str) -> None:
         extra=extra,
     )
     elapsed = time.perf_counter() - started
-    print(f"RESULT {stats.get('winnow/pages', 0)} {elapsed:.3f}", flush=True)
+    # the crawler process's own CPU (all its threads, start-up included)
+    print(
+        f"RESULT {stats.get('winnow/pages', 0)} {elapsed:.3f} {time.process_time():.3f}", flush=True
+    )
 
 
-def measure(mode: str, sitemap: str, warehouse: str) -> tuple[int, float, float, float]:
-    """Run one crawl process; returns (pages, seconds, peak RSS and peak PSS in MB).
+@dataclass
+class Crawl:
+    """One measured crawl: CPU in seconds, memory in MB."""
 
-    Both are summed over the crawler and its children. RSS counts the pages that the
+    pages: int
+    seconds: float
+    rss: float
+    pss: float
+    crawler_cpu: float
+    workers_cpu: float  # the crawler's child processes: forkserver and cleaning workers
+    server_cpu: float  # this process: the local server's threads (and this sampling loop)
+
+    def ms_per_page(self, cpu: float) -> float:
+        return 1000 * cpu / max(1, self.pages)
+
+
+def measure(mode: str, sitemap: str, warehouse: str) -> Crawl:
+    """Run one crawl process and measure it.
+
+    Memory is summed over the crawler and its children. RSS counts the pages that the
     cleaning workers share with the forkserver they were forked from once per process;
     PSS splits each shared page between the processes sharing it (read less often: it
-    costs the kernel a walk of each process's page tables).
+    costs the kernel a walk of each process's page tables). The children's CPU is read
+    every 0.1 s, so the last tenth of a second of each is missed.
     """
     cmd = [
         sys.executable,
@@ -85,29 +106,44 @@ def measure(mode: str, sitemap: str, warehouse: str) -> tuple[int, float, float,
         "--warehouse",
         warehouse,
     ]
+    here = psutil.Process()
+    server_before = sum(here.cpu_times()[:2])
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
     peak = peak_pss = 0
     ps = psutil.Process(proc.pid)
+    children_cpu: dict[int, float] = {}
     samples = 0
     while proc.poll() is None:
         try:
-            tree = [ps, *ps.children(recursive=True)]
+            children = ps.children(recursive=True)
+            tree = [ps, *children]
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
             if samples % 5 == 0:
                 pss = sum(p.memory_full_info().pss for p in tree if p.is_running())
                 peak_pss = max(peak_pss, pss)
+            for child in children:
+                children_cpu[child.pid] = sum(child.cpu_times()[:2])
         except psutil.Error:
             pass
         samples += 1
         time.sleep(0.1)
     out, err = proc.communicate()
+    server_cpu = sum(here.cpu_times()[:2]) - server_before
     if "RESULT" not in out:
         raise SystemExit(f"{mode} crawl failed:\n{err[-3000:]}")
     line = next(line for line in out.splitlines() if line.startswith("RESULT"))
-    _, pages, seconds = line.split()
-    return int(pages), float(seconds), peak / 2**20, peak_pss / 2**20
+    _, pages, seconds, crawler_cpu = line.split()
+    return Crawl(
+        int(pages),
+        float(seconds),
+        peak / 2**20,
+        peak_pss / 2**20,
+        float(crawler_cpu),
+        sum(children_cpu.values()),
+        server_cpu,
+    )
 
 
 def clean_cpu_per_page(sample: int = 300) -> float:
@@ -198,19 +234,31 @@ def main() -> None:
         per_page = (before + after) / 2
         ceiling = cores / per_page
         print(f"N = {args.n} pages, {cores} cores")
-        for label, (pages, seconds, rss, pss) in (
+        for label, crawl in (
             ("(a) Scrapy fetching only", fetch),
             ("(b) winnow full crawl   ", full),
         ):
             print(
-                f"{label} : {pages / seconds:8.1f} pages/s   peak RSS {rss:6.1f} MB"
-                f" (PSS {pss:6.1f} MB)   ({pages} pages in {seconds:.1f} s)"
+                f"{label} : {crawl.pages / crawl.seconds:8.1f} pages/s   peak RSS {crawl.rss:6.1f} MB"
+                f" (PSS {crawl.pss:6.1f} MB)   ({crawl.pages} pages in {crawl.seconds:.1f} s)"
+            )
+            print(
+                f"    CPU per page: crawler {crawl.ms_per_page(crawl.crawler_cpu):.2f} ms,"
+                f" cleaning workers {crawl.ms_per_page(crawl.workers_cpu):.2f} ms,"
+                f" local server {crawl.ms_per_page(crawl.server_cpu):.2f} ms"
             )
         print(
             f"(c) CPU ceiling          : {ceiling:8.1f} pages/s   (clean CPU {per_page * 1000:.1f} ms/page"
             f" x {cores} cores; {before * 1000:.1f} before the crawl, {after * 1000:.1f} after)"
         )
-        print(f"(b) / (c)                : {full[0] / full[1] / ceiling:8.2f}")
+        print(f"(b) / (c)                : {full.pages / full.seconds / ceiling:8.2f}")
+        # The cores also run the crawler and the server. Were the crawler to cost no more
+        # than Scrapy fetching alone (a), and the cores never idle, (b) would reach:
+        fetch_cost = fetch.ms_per_page(fetch.crawler_cpu + fetch.server_cpu) / 1000
+        print(
+            f"    at most {per_page / (per_page + fetch_cost):.2f} on this machine: clean CPU /"
+            f" (clean CPU + (a)'s crawler and server CPU per page)"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
