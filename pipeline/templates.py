@@ -96,11 +96,11 @@ def strip_template_lines(
     """Remove template lines at the head and tail edges; returns (kept, removed)."""
     if not templates:
         return list(lines), []
-    keys = [normalise_line(line) for line in lines]
+    # Walk in from each edge, normalising only the lines looked at.
     start, end = 0, len(lines)
-    while start < end and keys[start] in templates:
+    while start < end and normalise_line(lines[start]) in templates:
         start += 1
-    while end > start and keys[end - 1] in templates:
+    while end > start and normalise_line(lines[end - 1]) in templates:
         end -= 1
     return list(lines[start:end]), list(lines[:start]) + list(lines[end:])
 
