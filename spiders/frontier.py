@@ -77,7 +77,7 @@ class SharedScheduler(Scheduler):
         scheduler.member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         scheduler._idle = False
         scheduler._beat = None
-        scheduler._watch = None
+        scheduler._watcher = None
         scheduler.crawler = crawler
         crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
         return scheduler
@@ -109,8 +109,8 @@ class SharedScheduler(Scheduler):
         )
         self._beat = task.LoopingCall(self._heartbeat)
         self._beat.start(self.heartbeat, now=False)
-        self._watch = task.LoopingCall(self._watch_while_idle)
-        self._watch.start(0.5, now=False)
+        self._watcher = task.LoopingCall(self._watch)
+        self._watcher.start(0.5, now=False)
 
     def _join(self) -> None:
         """Start a crawl or join the one under way; the first live member pushes the entry points."""
@@ -163,17 +163,16 @@ class SharedScheduler(Scheduler):
             self._idle = False
         return request
 
-    def _watch_while_idle(self) -> None:
-        """Wake the idle engine as soon as there is work, or the crawl is over.
+    def _watch(self) -> None:
+        """Wake the engine as soon as the shared queue has work, or an idle crawl is over.
 
-        Scrapy looks at an idle spider again only every 5 seconds; a member that waits
-        that long leaves the new requests to the others.
+        Scrapy asks its scheduler again only when a download ends or every 5 seconds (its
+        heartbeat): a member with nothing in flight, idle or just joined, that waits that
+        long leaves the new requests to the others.
         """
-        if not self._idle:
-            return
         try:
-            over = not (self.live_members() - self._idle_members())
-            if len(self.queue) or over:
+            over = self._idle and not (self.live_members() - self._idle_members())
+            if over or len(self.queue):
                 slot = getattr(self.crawler.engine, "_slot", None)
                 if slot is not None:
                     slot.nextcall.schedule()
@@ -194,7 +193,7 @@ class SharedScheduler(Scheduler):
             raise DontCloseSpider
 
     def close(self, reason: str) -> None:
-        for loop in (self._beat, self._watch):
+        for loop in (self._beat, self._watcher):
             if loop is not None and loop.running:
                 loop.stop()
         self.server.zrem(self.key("members"), self.member)
