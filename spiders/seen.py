@@ -6,8 +6,10 @@ new; server errors, timeouts and DNS failures are tried again), plus, when a kil
 crawl resumes, the pages its first attempt already wrote, plus everything fetched so
 far in this process. Kept as
 a sorted numpy array of 64-bit hashes (8 bytes a URL: ten million URLs in 80 MB)
-and a set for the URLs added during the run; rebuilt from the warehouse in batches,
-so it persists with the warehouse and loading it never holds all URLs as strings.
+and a set for the URLs added during the run, merged into the array every
+`MERGE_EVERY` URLs (so a run's own URLs cost 8 bytes each too, not a set entry's ~70);
+rebuilt from the warehouse in batches, so it persists with the warehouse and loading it
+never holds all URLs as strings.
 
 `SeenUrlsMiddleware` checks at download time rather than at scheduling time: a URL
 found in both a feed and a sitemap, or queued before a crash and found again after
@@ -35,6 +37,8 @@ TRANSIENT_REASONS = (
 )
 #: HTTP statuses that are worth another try (server errors and rate limits).
 TRANSIENT_MIN_STATUS = 500
+#: URLs added during a run are merged into the sorted array this often.
+MERGE_EVERY = 65536
 
 
 def url_key(url: str) -> int:
@@ -92,18 +96,37 @@ class SeenUrls:
 
     @property
     def nbytes(self) -> int:
-        """Approximate memory held (the array, plus ~60 bytes per URL added this run)."""
-        return int(self._sorted.nbytes) + 60 * len(self._new)
+        """Approximate memory held (the array, plus ~70 bytes per URL not merged yet)."""
+        return int(self._sorted.nbytes) + 70 * len(self._new)
 
     def contains(self, url: str) -> bool:
-        key = url_key(url)
+        return self._has(url_key(url))
+
+    def _has(self, key: int) -> bool:
         if key in self._new:
             return True
         i = np.searchsorted(self._sorted, np.uint64(key))
         return bool(i < len(self._sorted) and self._sorted[i] == key)
 
     def add(self, url: str) -> None:
-        self._new.add(url_key(url))
+        key = url_key(url)
+        if self._has(key):
+            return
+        self._new.add(key)
+        if len(self._new) >= MERGE_EVERY:
+            self.merge()
+
+    def merge(self) -> None:
+        """Move the URLs added this run into the sorted array."""
+        if not self._new:
+            return
+        new = np.fromiter(self._new, np.uint64, len(self._new))
+        new.sort()
+        # Two sorted runs: the stable sort (timsort) merges them in linear time.
+        merged = np.sort(np.concatenate([self._sorted, new]), kind="stable")
+        keep = np.ones(len(merged), bool)
+        keep[1:] = merged[1:] != merged[:-1]
+        self._sorted, self._new = merged[keep], set()
 
 
 class SeenUrlsMiddleware:
