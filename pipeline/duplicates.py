@@ -30,10 +30,10 @@ Which copy is kept (the guarantee):
   30 s), or `WINNOW_DUPLICATE_HOLD` (1,000) are held, then decides the batch in
   `keep_order`: earliest publication date first (articles without one after all
   dated ones), then source name, then the page fetched at its own canonical URL
-  before its aliases, then URL. Of two copies the one earlier in that order is kept. A run that fetches
-  everything within the window is one batch; copies in different batches are
-  decided like copies in different runs. A run stopped before it went idle decides
-  what it holds at its close.
+  before its aliases, then URL. Of two copies the one earlier in that order is
+  kept. A run that fetches everything within the window is one batch; copies in
+  different batches are decided like copies in different runs. A run stopped
+  before it went idle decides what it holds at its close.
 * Several crawler processes writing to one warehouse at once each see the others'
   articles from their next run on.
 
