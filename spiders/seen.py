@@ -108,13 +108,15 @@ class SeenUrls:
         i = np.searchsorted(self._sorted, np.uint64(key))
         return bool(i < len(self._sorted) and self._sorted[i] == key)
 
-    def add(self, url: str) -> None:
+    def add(self, url: str) -> bool:
+        """Remember a URL; False if it was seen already."""
         key = url_key(url)
         if self._has(key):
-            return
+            return False
         self._new.add(key)
         if len(self._new) >= MERGE_EVERY:
             self.merge()
+        return True
 
     def merge(self) -> None:
         """Move the URLs added this run into the sorted array."""
@@ -144,8 +146,7 @@ class SeenUrlsMiddleware:
         if seen is None or not request.meta.get("article") or request.meta.get("retry_times"):
             return None
         key = canonical_url(request.url)
-        if seen.contains(key):
+        if not seen.add(key):
             self.crawler.stats.inc_value("winnow/already_seen")
             raise AlreadySeen(f"already fetched: {key}")
-        seen.add(key)
         return None

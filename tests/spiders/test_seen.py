@@ -13,8 +13,9 @@ def test_urls_added_in_a_run_are_seen_before_and_after_they_are_merged(monkeypat
     seen = SeenUrls.from_urls(["https://a.example/old/"])
     urls = [f"https://a.example/{i}/" for i in range(10)]
     for url in urls:
-        seen.add(url)
-        seen.add(url)  # a second add changes nothing
+        assert seen.add(url)
+        assert not seen.add(url)  # a second add changes nothing
+    assert not seen.add("https://a.example/old/")
     assert all(seen.contains(u) for u in [*urls, "https://a.example/old/"])
     assert not seen.contains("https://a.example/new/")
     assert len(seen) == 11  # merged twice: 1 + 8 in the array, 2 still in the set
