@@ -96,7 +96,10 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.redirects.SelfRefreshMiddleware": 585,
     "spiders.redirects.RedirectLoopMiddleware": 610,
 }
-EXTENSIONS = {"spiders.progress.Progress": 500}
+EXTENSIONS = {
+    "spiders.progress.Progress": 500,
+    "spiders.garbage.GarbageCollection": 510,
+}
 #: Progress: a live line on a terminal; otherwise a log line every this many seconds.
 WINNOW_PROGRESS_EVERY = float(os.environ.get("WINNOW_PROGRESS_EVERY", "10"))
 ITEM_PIPELINES = {

@@ -1,0 +1,37 @@
+"""Garbage collection tuned for a long crawl: what start-up built is set aside.
+
+Python's cycle collector walks every tracked object it holds on each full
+collection. A crawler holds some 120,000 of them from start-up alone (Scrapy,
+Twisted, pyarrow and the crawl's own components), which never become garbage, and
+it allocates millions of short-lived ones (requests, responses, deferreds).
+Measured on the crawl benchmark, collection took about a quarter of the crawler's
+CPU, in pauses of up to 150 ms that left the cleaning workers waiting.
+
+When the engine starts, this extension collects once, freezes what is left
+(`gc.freeze`: frozen objects are never walked again), and collects young objects
+less often. Cycles are still collected, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import gc
+
+from scrapy import signals
+
+#: gen0, gen1, gen2 thresholds (Python's defaults: 700, 10, 10).
+THRESHOLDS = (10_000, 50, 100)
+
+
+class GarbageCollection:
+    """A Scrapy extension: freeze the start-up heap and raise the collection thresholds."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ext = cls()
+        crawler.signals.connect(ext.engine_started, signal=signals.engine_started)
+        return ext
+
+    def engine_started(self) -> None:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*THRESHOLDS)

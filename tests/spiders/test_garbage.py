@@ -1,0 +1,44 @@
+"""The crawler's garbage-collection tuning, applied when the engine starts."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from scrapy import signals
+from scrapy.utils.test import get_crawler
+
+from spiders.garbage import THRESHOLDS, GarbageCollection
+from spiders.news import NewsSpider
+
+
+@pytest.fixture
+def restored_gc():
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_engine_start_freezes_the_heap_and_raises_the_thresholds(restored_gc) -> None:
+    crawler = get_crawler(NewsSpider, {"MEMUSAGE_ENABLED": False})
+    extension = GarbageCollection.from_crawler(crawler)  # signals hold receivers weakly
+    gc.unfreeze()
+    before = gc.get_freeze_count()
+    crawler.signals.send_catch_log(signals.engine_started)
+    assert before == 0
+    assert gc.get_freeze_count() > 10_000  # at least the test process's modules
+    assert gc.get_threshold() == THRESHOLDS
+    del extension
+
+
+def test_cycles_made_after_the_freeze_are_still_collected(restored_gc) -> None:
+    GarbageCollection().engine_started()
+
+    class Node:
+        pass
+
+    node = Node()
+    node.self = node
+    del node
+    assert gc.collect() >= 1
