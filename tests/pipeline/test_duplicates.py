@@ -7,6 +7,7 @@ on the same event, and the ferry story run through a synonym spinner.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import random
 import re
@@ -24,6 +25,7 @@ from pipeline.quality import stopwords
 from pipeline.record import Article, Reject
 from tests.conftest import winnow_cmd
 from tests.factories import make_article
+from tests.sites import many_stories, write_site
 from tests.warehouse import conftest as s3_fixtures
 from warehouse.query import connect
 from warehouse.writer import WarehouseWriter
@@ -637,6 +639,32 @@ def test_agency_story_on_five_sites_is_one_row_and_four_near_duplicates(
         "duplicates", "http://nowhere.example/", "--warehouse", str(warehouse), check=False
     )
     assert missing.returncode == 1 and "no article or copy matches" in missing.stderr
+
+
+def test_copies_are_caught_across_batches_decided_while_the_crawl_runs(
+    site_factory, tmp_path: Path, warehouse: Path
+) -> None:
+    stories = many_stories(40)
+    copies = [dataclasses.replace(s, slug=f"copy-{s.slug}") for s in stories]
+    root = write_site(tmp_path / "site", stories + copies)
+    with site_factory(Site("wire", root)) as sites:
+        # Batches of 6 are decided while pages keep arriving: a copy is judged against
+        # the batches decided before its own as well as against its own batch.
+        winnow_cmd(
+            "crawl",
+            "--url",
+            sites["wire"].url("/sitemap.xml"),
+            "--warehouse",
+            str(warehouse),
+            "--allow-private",
+            env={"WINNOW_DUPLICATE_HOLD": "6", "WINNOW_PER_DOMAIN": "4"},
+        )
+    kept = rows(warehouse, "select id, title from articles")
+    assert sorted(k["title"] for k in kept) == sorted(s.title for s in stories)
+    copies_found = rows(warehouse, "select reason, duplicate_of from rejects")
+    assert len(copies_found) == 40
+    assert {c["reason"] for c in copies_found} == {"duplicate_content"}
+    assert {c["duplicate_of"] for c in copies_found} == {k["id"] for k in kept}
 
 
 def test_copies_fetched_in_a_later_run_are_caught(site_factory, warehouse: Path) -> None:
