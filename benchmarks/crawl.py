@@ -1,7 +1,8 @@
 """Crawl throughput and memory: Scrapy alone, winnow's full crawl, and the CPU ceiling.
 
-Serves N generated article pages from a local server on 127.0.0.1 and crawls them
-through a sitemap, each crawl in its own process, then prints, measured in one run:
+Serves N generated article pages from a fast local server on 127.0.0.1
+(benchmarks/fast_site.py) and crawls them through a sitemap, each crawl in its own
+process, then prints, measured in one run:
 
   (a) Scrapy fetching only (winnow's spider, no item pipelines): pages/s, peak RSS
   (b) winnow's full crawl to Parquet: pages/s, peak RSS (crawler + cleaning workers)
@@ -30,10 +31,10 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.fast_site import serve_folder  # noqa: E402
 from pipeline.clean import clean  # noqa: E402
 from pipeline.page import Page  # noqa: E402
 from tests.sites import article_html, many_stories, write_site  # noqa: E402
-from winnow.demo.server import Site, serve  # noqa: E402
 
 #: Sidebar links per page, so pages weigh what real news pages weigh (~40 KB).
 CHROME = 150
@@ -225,8 +226,8 @@ def main() -> None:
         cores = os.cpu_count() or 1
         # The ceiling is timed just before and just after the full crawl, and averaged:
         # on a shared machine one short timing can land in a slow or a fast spell.
-        with serve([Site("bench", root)]) as sites:
-            sitemap = sites["bench"].url("/sitemap.xml")
+        with serve_folder(root) as base:
+            sitemap = base + "/sitemap.xml"
             fetch = measure("fetch", sitemap, str(tmp / "wh-fetch"))
             before = clean_cpu_per_page()
             full = measure("full", sitemap, str(tmp / "wh-full"))
