@@ -147,16 +147,25 @@ def measure(mode: str, sitemap: str, warehouse: str) -> Crawl:
     )
 
 
-def clean_cpu_per_page(sample: int = 300) -> float:
-    """Clean CPU seconds per page, in a fresh process as the crawl's workers are."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", "ceiling", "-n", str(sample)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    ).stdout
-    return float(next(line for line in out.splitlines() if line.startswith("RESULT")).split()[1])
+def clean_cpu_per_page(sample: int = 300, at_once: int = 1) -> float:
+    """Clean CPU seconds per page, in fresh processes as the crawl's workers are.
+
+    `at_once` processes each clean the sample at the same time, as the workers do
+    when cleaning is all the cores do; the result is their mean.
+    """
+    cmd = [sys.executable, __file__, "--child", "ceiling", "-n", str(sample)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(at_once)
+    ]
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"the ceiling child exited {proc.returncode}")
+        results.append(
+            float(next(line for line in out.splitlines() if line.startswith("RESULT")).split()[1])
+        )
+    return sum(results) / len(results)
 
 
 def time_clean(sample: int) -> float:
@@ -224,15 +233,21 @@ def main() -> None:
         stories = many_stories(args.n)
         root = write_site(tmp / "site", stories, chrome=CHROME)
         cores = os.cpu_count() or 1
-        # The ceiling is timed just before and just after the full crawl, and averaged:
-        # on a shared machine one short timing can land in a slow or a fast spell.
+        # The clean CPU is timed just before and just after the full crawl, and averaged:
+        # on a shared machine one short timing can land in a slow or a fast spell. It is
+        # timed with one process per core cleaning at once, the state the ceiling
+        # describes, and with one process alone, for comparison: cores that share caches
+        # and memory bandwidth clean more slowly together than one does alone.
         with serve_folder(root) as base:
             sitemap = base + "/sitemap.xml"
             fetch = measure("fetch", sitemap, str(tmp / "wh-fetch"))
-            before = clean_cpu_per_page()
+            alone = [clean_cpu_per_page()]
+            together = [clean_cpu_per_page(at_once=cores)]
             full = measure("full", sitemap, str(tmp / "wh-full"))
-            after = clean_cpu_per_page()
-        per_page = (before + after) / 2
+            together.append(clean_cpu_per_page(at_once=cores))
+            alone.append(clean_cpu_per_page())
+        per_page = sum(together) / 2
+        per_page_alone = sum(alone) / 2
         ceiling = cores / per_page
         print(f"N = {args.n} pages, {cores} cores")
         for label, crawl in (
@@ -250,9 +265,15 @@ def main() -> None:
             )
         print(
             f"(c) CPU ceiling          : {ceiling:8.1f} pages/s   (clean CPU {per_page * 1000:.1f} ms/page"
-            f" x {cores} cores; {before * 1000:.1f} before the crawl, {after * 1000:.1f} after)"
+            f" x {cores} cores, {cores} cleaning at once; {together[0] * 1000:.1f} before the crawl,"
+            f" {together[1] * 1000:.1f} after)"
         )
         print(f"(b) / (c)                : {full.pages / full.seconds / ceiling:8.2f}")
+        print(
+            f"    with clean CPU timed in one process alone ({per_page_alone * 1000:.1f} ms/page;"
+            f" {alone[0] * 1000:.1f} before, {alone[1] * 1000:.1f} after):"
+            f" (c) {cores / per_page_alone:.1f} pages/s, (b) / (c) {full.pages / full.seconds * per_page_alone / cores:.2f}"
+        )
         # The cores also run the crawler and the server. Were the crawler to cost no more
         # than Scrapy fetching alone (a), and the cores never idle, (b) would reach:
         fetch_cost = fetch.ms_per_page(fetch.crawler_cpu + fetch.server_cpu) / 1000
