@@ -561,9 +561,9 @@ def test_many_segments_are_merged_into_one(warehouse: Path, monkeypatch) -> None
 # --- real crawls ----------------------------------------------------------------------
 
 
-def _crawl(warehouse: Path, *sitemaps: str) -> None:
+def _crawl(warehouse: Path, *sitemaps: str, env: dict | None = None) -> None:
     args = [a for url in sitemaps for a in ("--url", url)]
-    winnow_cmd("crawl", *args, "--warehouse", str(warehouse), "--allow-private")
+    winnow_cmd("crawl", *args, "--warehouse", str(warehouse), "--allow-private", env=env)
 
 
 def _agency_site(entry: tuple) -> Site:
@@ -650,13 +650,9 @@ def test_copies_are_caught_across_batches_decided_while_the_crawl_runs(
     with site_factory(Site("wire", root)) as sites:
         # Batches of 6 are decided while pages keep arriving: a copy is judged against
         # the batches decided before its own as well as against its own batch.
-        winnow_cmd(
-            "crawl",
-            "--url",
+        _crawl(
+            warehouse,
             sites["wire"].url("/sitemap.xml"),
-            "--warehouse",
-            str(warehouse),
-            "--allow-private",
             env={"WINNOW_DUPLICATE_HOLD": "6", "WINNOW_PER_DOMAIN": "4"},
         )
     kept = rows(warehouse, "select id, title from articles")
