@@ -1,7 +1,7 @@
 """Broken pages through the cleaning stage: each gets its exact reject, or its right text.
 
 The same pages go through a real crawl in test_crawl.py; here `clean` is called
-directly. The workers' time bound is tested in tests/pipeline/test_pool.py.
+directly, and the pool's time bound is exercised with a real slow page.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pipeline.clean import DEFAULT_CONFIG, CleanConfig, Trace, clean
 from pipeline.decode import decode_html
 from pipeline.extract import MAX_DEPTH
 from pipeline.page import Page
+from pipeline.pool import clean_bounded_sync, start_pool
 from pipeline.record import Article, Reject
 from tests.hostile.pages import JPEG, JS_SHELL, PDF, page_html, story
 
@@ -147,3 +148,26 @@ def test_bytes_valid_in_no_declared_charset_are_an_encoding_reject() -> None:
 def test_a_javascript_only_shell_is_a_js_shell_reject() -> None:
     record = reject_of(fetched(JS_SHELL))
     assert (record.reason, record.detail) == ("quality:js_shell", "js_shell = 1 (> 0.5)")
+
+
+def test_the_pool_turns_a_page_over_the_time_bound_into_a_timeout() -> None:
+    paragraph = (
+        "<p>" + "The council met on Tuesday to discuss the budget for schools. " * 20 + "</p>"
+    )
+    slow = fetched(f"<html><body><article>{paragraph * 6000}</article></body></html>".encode())
+    quick = fetched(page_html("en").encode())
+    pool = start_pool(1)
+    try:
+        over = clean_bounded_sync(pool, slow, CleanConfig(), timeout=0.2)
+        after = clean_bounded_sync(pool, quick, CleanConfig(), timeout=60)
+    finally:
+        pool.stop()
+        pool.join()
+    assert isinstance(over, Reject)
+    assert (over.reason, over.detail, over.url) == (
+        "timeout",
+        "cleaning took longer than 0.2s",
+        URL,
+    )
+    assert isinstance(after, Article)  # the killed worker was replaced
+    assert after.text == clean(quick).text
