@@ -237,7 +237,7 @@ def main() -> None:
         # on a shared machine one short timing can land in a slow or a fast spell. It is
         # timed with one process per core cleaning at once, the state the ceiling
         # describes, and with one process alone, for comparison: cores that share caches
-        # and memory bandwidth clean more slowly together than one does alone.
+        # and memory bandwidth may clean more slowly together than one does alone.
         with serve_folder(root) as base:
             sitemap = base + "/sitemap.xml"
             fetch = measure("fetch", sitemap, str(tmp / "wh-fetch"))
