@@ -1,8 +1,8 @@
 """Scrapy item pipelines: thin adapters that run the pure steps inside a crawl.
 
 * `CleanPipeline` sends each `Page` to `pipeline.clean.clean` in a process pool
-  (pebble, sized to the cores, each page bounded in time), so the reactor never
-  waits on lxml; a page over the bound becomes a Reject `timeout`.
+  (`pipeline.pool.CleaningPool`: sized to the cores, each page bounded in time), so
+  the reactor never waits on lxml; a page over the bound becomes a Reject `timeout`.
 * `DuplicatePipeline` checks URL, content, near-duplicate and spun copies against
   this run and the warehouse (`pipeline.duplicates.DuplicateIndex`), holding the
   run's new articles until the crawl is idle so the kept copy is chosen by rule.
@@ -28,7 +28,7 @@ from pipeline.clean import CleanConfig
 from pipeline.duplicates import DuplicateIndex
 from pipeline.fingerprints import content_hash
 from pipeline.page import Page
-from pipeline.pool import clean_bounded, start_pool
+from pipeline.pool import CleaningPool
 from pipeline.quality import count_words
 from pipeline.record import Article, Reject
 from pipeline.templates import SiteTemplates, TemplateHold, strip_template_lines
@@ -61,8 +61,8 @@ class CleanPipeline:
         self.crawler = crawler
         self.settings = crawler.settings
         workers = self.settings.getint("WINNOW_WORKERS") or os.cpu_count() or 1
-        self.timeout = self.settings.getfloat("WINNOW_PAGE_TIMEOUT", 60.0)
-        self.pool = start_pool(workers)
+        timeout = self.settings.getfloat("WINNOW_PAGE_TIMEOUT", 60.0)
+        self.pool = CleaningPool(workers, timeout)
         self._configs: dict[str, CleanConfig] = {}
 
     @classmethod
@@ -71,7 +71,6 @@ class CleanPipeline:
 
     def close_spider(self) -> None:
         self.pool.close()
-        self.pool.join(timeout=30)
 
     async def process_item(self, item):
         if not isinstance(item, Page):
@@ -80,7 +79,7 @@ class CleanPipeline:
         config = self._configs.get(item.source)
         if config is None:
             config = self._configs[item.source] = config_for(spider, item.source, self.settings)
-        return await clean_bounded(self.pool, item, config, self.timeout)
+        return await self.pool.clean(item, config)
 
 
 class DuplicatePipeline:

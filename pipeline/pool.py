@@ -4,6 +4,11 @@
 and so a page that makes a step hang or crash costs one worker, not the crawl: pebble
 kills a worker that runs past the bound. Whatever goes wrong becomes a Reject, so the
 page is still one row: `timeout`, `worker_crash` or `clean_error`.
+
+In a crawl, `CleaningPool` sends the pages that wait for a worker together, up to
+`MAX_BATCH` a task: each task costs the crawler a round of hand-offs between the
+pool's threads and the event loop, which at one page a task came to about a fifth of
+its CPU per page (benchmarks/crawl.py).
 """
 
 from __future__ import annotations
@@ -11,13 +16,23 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import multiprocessing.forkserver
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 
 from pebble import ProcessExpired, ProcessPool
 
 from pipeline.clean import CleanConfig, clean
 from pipeline.page import Page
 from pipeline.record import Record, Reject, reject_page
+
+#: Most pages in one task.
+MAX_BATCH = 8
+#: Tasks in the pool per worker: the one it cleans and the next, so it never waits
+#: for the event loop to send more.
+TASKS_PER_WORKER = 2
 
 
 def _worker_init() -> None:
@@ -60,17 +75,6 @@ def failure_reject(page: Page, exc: BaseException, timeout: float) -> Reject:
     return reject_page(page, "clean_error", f"{type(exc).__name__}: {exc}")
 
 
-async def clean_bounded(
-    pool: ProcessPool, page: Page, config: CleanConfig, timeout: float
-) -> Record:
-    """Clean one page in the pool (awaitable from the reactor); never raises."""
-    future = pool.schedule(clean, args=(page, config), timeout=timeout)
-    try:
-        return await asyncio.wrap_future(future)
-    except Exception as exc:  # a bug in a step must not lose the page
-        return failure_reject(page, exc, timeout)
-
-
 def clean_bounded_sync(
     pool: ProcessPool, page: Page, config: CleanConfig, timeout: float
 ) -> Record:
@@ -80,3 +84,108 @@ def clean_bounded_sync(
         return future.result()
     except Exception as exc:
         return failure_reject(page, exc, timeout)
+
+
+def clean_pages(pages: list[tuple[Page, CleanConfig]]) -> list[Record | Exception]:
+    """(In a worker) clean one task's pages; a step's exception is that page's result."""
+    records: list[Record | Exception] = []
+    for page, config in pages:
+        try:
+            records.append(clean(page, config))
+        except Exception as exc:  # a bug in a step must not lose the page
+            records.append(exc)
+    return records
+
+
+@dataclass
+class _Job:
+    page: Page
+    config: CleanConfig
+    future: asyncio.Future
+    alone: bool = False  # its task failed as a whole: it goes again, in a task of its own
+
+
+class CleaningPool:
+    """Clean pages for one event loop in a pebble pool, batching those that wait.
+
+    Each task is bounded by the page timeout, whatever its number of pages, so every
+    page kept was cleaned within the bound. A task that runs past it (or whose worker
+    dies) is not blamed on all its pages: they go again one a task, and only the page
+    that runs past the bound alone becomes a `timeout` (or `worker_crash`) reject.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        timeout: float,
+        max_batch: int = MAX_BATCH,
+        task: Callable[[list[tuple[Page, CleanConfig]]], list] = clean_pages,
+    ) -> None:
+        self.timeout = timeout
+        self.max_batch = max_batch
+        self._task = task  # what a worker runs on a task's pages (tests swap in a faulty one)
+        self._pool = start_pool(workers)
+        self._slots = TASKS_PER_WORKER * workers
+        self._running = 0
+        self._waiting: deque[_Job] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Tasks sent to the workers so far.
+        self.tasks = 0
+
+    async def clean(self, page: Page, config: CleanConfig) -> Record:
+        """Clean one page in a worker within the timeout; never raises."""
+        self._loop = asyncio.get_running_loop()
+        job = _Job(page, config, self._loop.create_future())
+        self._waiting.append(job)
+        self._send()
+        return await job.future
+
+    def close(self, timeout: float = 30) -> None:
+        """Stop the workers once the tasks sent have finished."""
+        self._pool.close()
+        self._pool.join(timeout=timeout)
+
+    def _send(self) -> None:
+        while self._waiting and self._running < self._slots:
+            # Spread what waits over the free slots, so no worker idles while another
+            # has a full task queued.
+            share = -(-len(self._waiting) // (self._slots - self._running))
+            jobs = [self._waiting.popleft()]
+            while (
+                not jobs[0].alone
+                and len(jobs) < min(share, self.max_batch)
+                and self._waiting
+                and not self._waiting[0].alone
+            ):
+                jobs.append(self._waiting.popleft())
+            jobs = [job for job in jobs if not job.future.done()]  # their waiter was cancelled
+            if not jobs:
+                continue
+            self._running += 1
+            self.tasks += 1
+            future = self._pool.schedule(
+                self._task, args=([(job.page, job.config) for job in jobs],), timeout=self.timeout
+            )
+            future.add_done_callback(
+                lambda done, jobs=jobs, loop=self._loop: loop.call_soon_threadsafe(
+                    self._finish, jobs, done
+                )
+            )
+
+    def _finish(self, jobs: list[_Job], done: Future) -> None:
+        self._running -= 1
+        try:
+            results = done.result()
+        except Exception as exc:
+            results = [exc]
+            if len(jobs) > 1:
+                for job in reversed(jobs):
+                    job.alone = True
+                    self._waiting.appendleft(job)
+                jobs = results = []
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, Exception):
+                result = failure_reject(job.page, result, self.timeout)
+            if not job.future.done():
+                job.future.set_result(result)
+        self._send()
