@@ -37,6 +37,9 @@ from warehouse.state import read_json, write_json
 from warehouse.writer import WarehouseError, WarehouseWriter
 
 TEMPLATES_STATE = "templates.json"
+#: How often the duplicate hold looks whether the crawl has gone idle (a cheap check;
+#: the last pages' articles wait up to this long after the crawl's last page).
+IDLE_CHECK_SECONDS = 0.05
 
 
 def config_for(spider, source_name: str, settings) -> CleanConfig:
@@ -135,7 +138,7 @@ class DuplicatePipeline:
         # Release as soon as nothing else is in flight, not at the engine's next
         # 5-second idle heartbeat: the crawl then closes on that heartbeat.
         self._idle_timer = task.LoopingCall(self._release_if_due)
-        self._idle_timer.start(0.2, now=False)
+        self._idle_timer.start(IDLE_CHECK_SECONDS, now=False)
 
     def _release_if_due(self) -> None:
         if not self.held:
