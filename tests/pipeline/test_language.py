@@ -7,8 +7,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
+from langdetect import DetectorFactory
+from langdetect.detector_factory import PROFILES_DIRECTORY
 
-from pipeline.language import SAMPLE_CHARS, detect_language, sample_text
+from pipeline.language import SAMPLE_CHARS, detect_language, langdetect_factory, sample_text
 
 PAGES = Path(__file__).resolve().parents[1] / "trailer_pages"
 LANGS = ["en", "es", "pt", "fr", "de", "it", "ru", "ar", "fa", "tr", "id", "nl", "pl", "ja", "zh"]
@@ -58,3 +60,17 @@ def test_a_mixed_page_is_judged_on_the_article() -> None:
         json.loads((PAGES / "ar.json").read_text("utf-8"))["paragraphs"][:2]
     )
     assert detect_language(english + "\n" + arabic_comments).lang == "en"
+
+
+def test_ngram_rows_built_on_use_are_langdetects_own() -> None:
+    stock = DetectorFactory()
+    stock.load_profile(PROFILES_DIRECTORY)
+    ours = langdetect_factory()
+    assert ours.langlist == stock.langlist
+    assert len(ours.word_lang_prob_map._words) == len(stock.word_lang_prob_map)
+    for word, row in stock.word_lang_prob_map.items():
+        assert word in ours.word_lang_prob_map
+        assert ours.word_lang_prob_map[word] == row, word
+    assert "zzq" not in ours.word_lang_prob_map
+    with pytest.raises(KeyError):
+        ours.word_lang_prob_map["zzq"]
