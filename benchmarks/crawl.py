@@ -17,6 +17,7 @@ process, then prints, measured in one run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -93,9 +94,9 @@ def measure(mode: str, sitemap: str, warehouse: str) -> Crawl:
 
     Memory is summed over the crawler and its children. RSS counts the pages that the
     cleaning workers share with the forkserver they were forked from once per process;
-    PSS splits each shared page between the processes sharing it (read less often: it
-    costs the kernel a walk of each process's page tables). The children's CPU is read
-    every 0.1 s, so the last tenth of a second of each is missed.
+    PSS splits each shared page between the processes sharing it (read once a second:
+    it costs the kernel a walk of each process's page tables). The children's CPU is
+    read every 0.1 s, so the last tenth of a second of each is missed.
     """
     cmd = [
         sys.executable,
@@ -116,18 +117,24 @@ def measure(mode: str, sitemap: str, warehouse: str) -> Crawl:
     ps = psutil.Process(proc.pid)
     children_cpu: dict[int, float] = {}
     samples = 0
+    children: list[psutil.Process] = []
     while proc.poll() is None:
         try:
-            children = ps.children(recursive=True)
+            # Sampling costs this process CPU on the cores the crawl runs on (listing
+            # children scans every process of the machine, PSS walks page tables),
+            # so the slower parts run every half second and every second.
+            if samples % 5 == 0:
+                children = ps.children(recursive=True)
             tree = [ps, *children]
             peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
-            if samples % 5 == 0:
+            if samples % 10 == 0:
                 pss = sum(p.memory_full_info().pss for p in tree if p.is_running())
                 peak_pss = max(peak_pss, pss)
-            for child in children:
-                children_cpu[child.pid] = sum(child.cpu_times()[:2])
         except psutil.Error:
             pass
+        for child in children:
+            with contextlib.suppress(psutil.Error):  # it has exited
+                children_cpu[child.pid] = sum(child.cpu_times()[:2])
         samples += 1
         time.sleep(0.1)
     out, err = proc.communicate()

@@ -86,6 +86,10 @@ def clean_bounded_sync(
         return failure_reject(page, exc, timeout)
 
 
+def _started() -> None:
+    """A task that does nothing: scheduling it makes pebble start its workers."""
+
+
 def clean_pages(pages: list[tuple[Page, CleanConfig]]) -> list[Record | Exception]:
     """(In a worker) clean one task's pages; a step's exception is that page's result."""
     records: list[Record | Exception] = []
@@ -125,6 +129,7 @@ class CleaningPool:
         self.max_batch = max_batch
         self._task = task  # what a worker runs on a task's pages (tests swap in a faulty one)
         self._pool = start_pool(workers)
+        self._pool.schedule(_started)  # workers start with the crawl, not at its first page
         self._slots = TASKS_PER_WORKER * workers
         self._running = 0
         self._waiting: deque[_Job] = deque()

@@ -86,6 +86,10 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control runs Python code sent to a local HTTP port inside the
+# crawl (the telnet console's successor): off like the console, and its aiohttp
+# server then costs the crawl's start nothing.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = os.environ.get("WINNOW_LOG_LEVEL", "INFO")
 
 TWISTED_DNS_RESOLVER = "spiders.netguard.GuardedResolver"
