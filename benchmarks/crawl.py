@@ -33,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.fast_site import serve_folder  # noqa: E402
-from pipeline.clean import clean  # noqa: E402
 from pipeline.page import Page  # noqa: E402
 from tests.sites import article_html, many_stories, write_site  # noqa: E402
 
@@ -177,6 +176,9 @@ def clean_cpu_per_page(sample: int = 300, at_once: int = 1) -> float:
 
 def time_clean(sample: int) -> float:
     """(In the child) clean CPU seconds per page over `sample` benchmark pages, warmed up."""
+    # Imported here, not at the top: the crawl children load only what a crawler does.
+    from pipeline.clean import clean
+
     stories = many_stories(sample)
     pages = [
         Page(

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import trafilatura
 
-from pipeline.clean import CleanConfig, Trace, clean
+from pipeline.clean import Trace, clean
+from pipeline.config import CleanConfig
 from pipeline.page import Page
 from pipeline.record import Article, Record
 from pipeline.trailers import strip_trailers

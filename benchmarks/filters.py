@@ -19,7 +19,8 @@ from pathlib import Path
 
 from extraction import DEFAULT_DATA, load_pages, page_of, short
 
-from pipeline.clean import CleanConfig, Trace, clean
+from pipeline.clean import Trace, clean
+from pipeline.config import CleanConfig
 from pipeline.record import Article
 
 STEPS = ("decode", "extract", "strip", "language", "quality")

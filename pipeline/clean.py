@@ -11,9 +11,9 @@ repeated menu gets a second extraction favouring recall (`SECOND_LOOK`).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from pipeline.config import DEFAULT_CONFIG, CleanConfig
 from pipeline.decode import UndecodableError, decode_html
 from pipeline.extract import MAX_DEPTH, Extraction, cut_by_depth, extract, parse_html
 from pipeline.fingerprints import add_fingerprints, content_hash
@@ -45,30 +45,10 @@ BINARY_MAGIC = (
     b"\x7fELF",
     b"7z\xbc\xaf",
 )
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-#: langdetect's probability below which the language counts as undetermined. Its
-#: trials disagree on mixed or list-like text; one of three going astray gives 0.67.
-DEFAULT_LANG_FLOOR = 0.5
 #: Rejects that mean trafilatura's balanced extraction missed the article (nothing or
 #: a few words found, or a menu dumped whole): the page gets a second extraction that
 #: favours recall, kept only if it makes an article (`Trace.body_from` says so).
 SECOND_LOOK = frozenset({"empty", "quality:too_short", "quality:repetition"})
-
-
-@dataclass(frozen=True)
-class CleanConfig:
-    """Read-only settings of the cleaning stage (one per source; see settings/sources.py)."""
-
-    languages: tuple[str, ...] = ()
-    lang_floor: float = DEFAULT_LANG_FLOOR
-    language_backend: str = "langdetect"
-    thresholds: Mapping[str, float] = field(default_factory=dict)
-    max_bytes: int = DEFAULT_MAX_BYTES
-    #: The site's learned template lines (normalised), stripped like trailers.
-    templates: frozenset[str] = frozenset()
-
-
-DEFAULT_CONFIG = CleanConfig()
 
 
 @dataclass

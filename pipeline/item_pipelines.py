@@ -24,7 +24,7 @@ from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 from twisted.internet.defer import DeferredList
 
-from pipeline.clean import CleanConfig
+from pipeline.config import CleanConfig
 from pipeline.duplicates import DuplicateIndex
 from pipeline.fingerprints import content_hash
 from pipeline.page import Page

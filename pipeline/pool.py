@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import multiprocessing.forkserver
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from pebble import ProcessExpired, ProcessPool
 
-from pipeline.clean import CleanConfig, clean
+from pipeline.config import CleanConfig
 from pipeline.page import Page
 from pipeline.record import Record, Reject, reject_page
 
@@ -81,6 +82,8 @@ def clean_bounded_sync(
     pool: ProcessPool, page: Page, config: CleanConfig, timeout: float
 ) -> Record:
     """Clean one page in the pool and wait for it, for batch jobs and tests; never raises."""
+    from pipeline.clean import clean  # see clean_pages
+
     future = pool.schedule(clean, args=(page, config), timeout=timeout)
     try:
         return future.result()
@@ -94,6 +97,10 @@ def _started() -> None:
 
 def clean_pages(pages: list[tuple[Page, CleanConfig]]) -> list[Record | Exception]:
     """(In a worker) clean one task's pages; a step's exception is that page's result."""
+    # Imported here: the crawler process never cleans (see pipeline.config); a
+    # worker has it loaded already (pipeline.worker).
+    from pipeline.clean import clean
+
     records: list[Record | Exception] = []
     for page, config in pages:
         try:
@@ -131,7 +138,12 @@ class CleaningPool:
         self.max_batch = max_batch
         self._task = task  # what a worker runs on a task's pages (tests swap in a faulty one)
         self._pool = start_pool(workers)
-        self._pool.schedule(_started)  # workers start with the crawl, not at its first page
+        # The workers start while the crawl starts, not at its first page; from another
+        # thread, as pebble waits for the forkserver's warm-up to fork them.
+        self._starting = threading.Thread(
+            target=self._pool.schedule, args=(_started,), name="cleaning-pool-start", daemon=True
+        )
+        self._starting.start()
         self._slots = TASKS_PER_WORKER * workers
         self._running = 0
         self._waiting: deque[_Job] = deque()
@@ -149,6 +161,7 @@ class CleaningPool:
 
     def close(self, timeout: float = 30) -> None:
         """Stop the workers once the tasks sent have finished."""
+        self._starting.join()
         self._pool.close()
         self._pool.join(timeout=timeout)
 

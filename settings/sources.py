@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipeline.clean import DEFAULT_LANG_FLOOR
+from pipeline.config import DEFAULT_LANG_FLOOR
 
 DEFAULT_FILE = Path(__file__).with_name("sources.toml")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -104,7 +104,8 @@ def _explain(name: str, record, trace) -> str:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from pipeline.clean import CleanConfig, Trace, clean
+    from pipeline.clean import Trace, clean
+    from pipeline.config import CleanConfig
 
     config = CleanConfig(
         languages=tuple(args.languages or ()), language_backend=args.language_backend

@@ -11,7 +11,8 @@ import html
 
 import pytest
 
-from pipeline.clean import DEFAULT_CONFIG, CleanConfig, Trace, clean
+from pipeline.clean import Trace, clean
+from pipeline.config import DEFAULT_CONFIG, CleanConfig
 from pipeline.decode import decode_html
 from pipeline.extract import MAX_DEPTH
 from pipeline.page import Page

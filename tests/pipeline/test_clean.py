@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.clean import CleanConfig, Trace, clean
+from pipeline.clean import Trace, clean
+from pipeline.config import CleanConfig
 from pipeline.page import Page
 from winnow.demo.run import SITES_DIR
 

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.clean import CleanConfig, clean
+from pipeline.clean import clean
+from pipeline.config import CleanConfig
 from pipeline.page import Page
 from pipeline.pool import CleaningPool, clean_pages
 from pipeline.record import Article, Record, Reject

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import quality
-from pipeline.clean import CleanConfig, Trace, clean
+from pipeline.clean import Trace, clean
+from pipeline.config import CleanConfig
 from pipeline.page import Page
 from pipeline.quality import RULES, Doc, check_all, first_failure
 
