@@ -438,7 +438,7 @@ class DuplicateIndex:
     @classmethod
     def from_warehouse(cls, warehouse, **thresholds: float) -> DuplicateIndex:
         """The index of a warehouse's kept articles: saved segments, reconciled with `articles`."""
-        from warehouse.query import dataset
+        from warehouse.dataset import dataset
         from warehouse.storage import Root, open_root
 
         root = warehouse if isinstance(warehouse, Root) else open_root(warehouse)
@@ -500,7 +500,7 @@ class DuplicateIndex:
         """Fingerprint kept articles that no segment covers, from their text."""
         import pyarrow.dataset as ds
 
-        from warehouse.query import dataset
+        from warehouse.dataset import dataset
 
         log.info("duplicate index: fingerprinting %d article(s) from the warehouse", len(missing))
         wanted = pa.array([id_text(int(k)) for k in missing])

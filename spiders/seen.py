@@ -64,7 +64,7 @@ class SeenUrls:
         and every reject of `run_id` (a resumed run's own pages)."""
         import pyarrow.compute as pc
 
-        from warehouse.query import dataset
+        from warehouse.dataset import dataset
 
         def keys(batches, canonical: bool) -> None:
             for batch in batches:

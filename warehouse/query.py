@@ -30,12 +30,14 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from warehouse import schema
 from warehouse.catalog import live_files
+from warehouse.dataset import arrow_dataset, dataset
 from warehouse.layout import UNKNOWN_LANG
 from warehouse.storage import Root, open_root
+
+__all__ = ["ScanStats", "connect", "dataset", "duckdb_type", "files_read", "scan_stats"]
 
 log = logging.getLogger(__name__)
 
@@ -141,36 +143,10 @@ def connect(
             select = _parquet_select(table, [root.uri_of(f.path) for f in files])
         else:
             source = f"winnow_{table}_arrow"
-            con.register(source, _arrow_dataset(root, table, [f.path for f in files]))
+            con.register(source, arrow_dataset(root, table, [f.path for f in files]))
             select = f"SELECT * FROM {source}"
         con.execute(f"CREATE OR REPLACE VIEW {table} AS {select}")
     return con
-
-
-def _arrow_dataset(root: Root, table: str, paths: list[str]) -> ds.Dataset:
-    keys = schema.PARTITIONS[table]
-    partitioning = (
-        ds.partitioning(pa.schema([(k, schema.PARTITION_TYPES[k]) for k in keys]), flavor="hive")
-        if keys
-        else None
-    )
-    return ds.dataset(
-        paths,
-        filesystem=root.fs,
-        format="parquet",
-        partitioning=partitioning,
-        partition_base_dir=root.path(table),
-        schema=schema.full_schema(table),
-    )
-
-
-def dataset(warehouse: str | Root, table: str = "articles") -> ds.Dataset:
-    """A pyarrow dataset of one table (Hive partitioning, union schema) over a snapshot."""
-    root = warehouse if isinstance(warehouse, Root) else open_root(warehouse, create=False)
-    files = live_files(root, table)
-    if not files:
-        return ds.dataset(schema.full_schema(table).empty_table())
-    return _arrow_dataset(root, table, [f.path for f in files])
 
 
 @dataclass(frozen=True)
