@@ -88,6 +88,9 @@ class NgramProbabilities:
     def __contains__(self, word: object) -> bool:
         return word in self._words
 
+    def __len__(self) -> int:
+        return len(self._words)
+
     def __getitem__(self, word: str) -> list[float]:
         row = self._rows.get(word)
         if row is None:

@@ -67,7 +67,7 @@ def test_ngram_rows_built_on_use_are_langdetects_own() -> None:
     stock.load_profile(PROFILES_DIRECTORY)
     ours = langdetect_factory()
     assert ours.langlist == stock.langlist
-    assert len(ours.word_lang_prob_map._words) == len(stock.word_lang_prob_map)
+    assert len(ours.word_lang_prob_map) == len(stock.word_lang_prob_map)
     for word, row in stock.word_lang_prob_map.items():
         assert word in ours.word_lang_prob_map
         assert ours.word_lang_prob_map[word] == row, word
