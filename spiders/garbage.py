@@ -9,7 +9,10 @@ In a 5,000-page crawl of benchmarks/crawl.py, collection took 2.3 of the crawler
 
 When the engine starts, this extension collects once, freezes what is left
 (`gc.freeze`: frozen objects are never walked again), and collects young objects
-less often. Cycles are still collected, so memory stays bounded.
+less often. Cycles are still collected, so memory stays bounded. When the engine
+stops, the process gets Python's usual collection back: a notebook, or `winnow demo`
+that reports after its crawl, goes on with a normal heap (frozen objects would also
+never be freed at exit, and DuckDB 2 then reports them as leaks).
 """
 
 from __future__ import annotations
@@ -25,13 +28,24 @@ THRESHOLDS = (10_000, 50, 100)
 class GarbageCollection:
     """A Scrapy extension: freeze the start-up heap and raise the collection thresholds."""
 
+    def __init__(self) -> None:
+        self._thresholds: tuple[int, int, int] | None = None
+
     @classmethod
     def from_crawler(cls, crawler):
         ext = cls()
         crawler.signals.connect(ext.engine_started, signal=signals.engine_started)
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
         return ext
 
     def engine_started(self) -> None:
+        self._thresholds = gc.get_threshold()
         gc.collect()
         gc.freeze()
         gc.set_threshold(*THRESHOLDS)
+
+    def engine_stopped(self) -> None:
+        if self._thresholds is not None:
+            gc.unfreeze()
+            gc.set_threshold(*self._thresholds)
+            self._thresholds = None

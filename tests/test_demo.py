@@ -16,10 +16,10 @@ TRAILER_SQL = (
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> tuple[Path, str]:
+def demo(tmp_path_factory) -> tuple[Path, str, str]:
     warehouse = tmp_path_factory.mktemp("demo") / "data"
     proc = winnow_cmd("demo", "--warehouse", str(warehouse))
-    return warehouse, proc.stdout
+    return warehouse, proc.stdout, proc.stderr
 
 
 def query(warehouse: Path, sql: str) -> list[dict]:
@@ -28,27 +28,29 @@ def query(warehouse: Path, sql: str) -> list[dict]:
 
 
 def test_demo_prints_the_report(demo) -> None:
-    _warehouse, out = demo
+    _warehouse, out, err = demo
     assert "pages fetched: 36" in out
     assert "articles kept: 28" in out
     assert "rejects by reason:" in out and "language" in out
     assert "winnow query" in out
     assert "crawled in" in out
+    # nothing else: no warning, and no DuckDB complaint at exit about a frozen heap
+    assert err == ""
 
 
 def test_no_trailer_survives_in_any_article(demo) -> None:
-    warehouse, _ = demo
+    warehouse = demo[0]
     assert query(warehouse, TRAILER_SQL) == [{"n": 0}]
 
 
 def test_articles_in_at_least_four_languages(demo) -> None:
-    warehouse, _ = demo
+    warehouse = demo[0]
     langs = {row["lang"] for row in query(warehouse, "select distinct lang from articles")}
     assert {"en", "fa", "fr", "es", "it", "pt"} <= langs
 
 
 def test_each_junk_page_is_a_reject_with_a_fitting_reason(demo) -> None:
-    warehouse, _ = demo
+    warehouse = demo[0]
     rows = {
         r["path"]: r["reason"]
         for r in query(
@@ -70,7 +72,7 @@ def test_each_junk_page_is_a_reject_with_a_fitting_reason(demo) -> None:
 
 
 def test_the_duplicate_article_appears_once(demo) -> None:
-    warehouse, _ = demo
+    warehouse = demo[0]
     rows = query(
         warehouse,
         "select count(*) as n from articles where title like '%' || (select title from articles where url like '%/2026/11/02/slow-mornings/') || '%'",
@@ -79,7 +81,7 @@ def test_the_duplicate_article_appears_once(demo) -> None:
 
 
 def test_every_page_is_exactly_one_row_and_one_run_is_recorded(demo) -> None:
-    warehouse, _ = demo
+    warehouse = demo[0]
     rows = query(
         warehouse,
         "select (select count(*) from articles) + (select count(*) from rejects) as rows, (select count(distinct url) from (select url from articles union all select url from rejects)) as urls",
@@ -90,13 +92,13 @@ def test_every_page_is_exactly_one_row_and_one_run_is_recorded(demo) -> None:
 
 
 def test_stats_prints_the_same_report(demo) -> None:
-    warehouse, _ = demo
+    warehouse = demo[0]
     out = winnow_cmd("stats", "--warehouse", str(warehouse)).stdout
     assert "articles kept: 28" in out
 
 
 def test_query_formats_and_output_file(demo, tmp_path: Path) -> None:
-    warehouse, _ = demo
+    warehouse = demo[0]
     csv = winnow_cmd(
         "query",
         "--warehouse",

@@ -33,6 +33,19 @@ def test_engine_start_freezes_the_heap_and_raises_the_thresholds(restored_gc) ->
     del extension
 
 
+def test_engine_stop_gives_the_process_its_usual_collection_back(restored_gc) -> None:
+    crawler = get_crawler(NewsSpider, {"MEMUSAGE_ENABLED": False})
+    extension = GarbageCollection.from_crawler(crawler)
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    crawler.signals.send_catch_log(signals.engine_started)
+    assert gc.get_freeze_count() > 10_000
+    crawler.signals.send_catch_log(signals.engine_stopped)
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == (700, 10, 10)
+    del extension
+
+
 def test_cycles_made_after_the_freeze_are_still_collected_on_their_own(restored_gc) -> None:
     GarbageCollection().engine_started()
 
