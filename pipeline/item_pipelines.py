@@ -82,7 +82,11 @@ class CleanPipeline:
         config = self._configs.get(item.source)
         if config is None:
             config = self._configs[item.source] = config_for(spider, item.source, self.settings)
-        return await self.pool.clean(item, config)
+        record = await self.pool.clean(item, config)
+        if self.pool.failure is not None:
+            # every page would be the same reject: stop, as for a full disk
+            stop_crawl(self.crawler, "cleaning_error", self.pool.failure)
+        return record
 
 
 class DuplicatePipeline:
@@ -195,6 +199,32 @@ class DuplicatePipeline:
             self.index.save(self.warehouse, self.crawler.spider.run_id)
 
 
+#: Why a crawl stopped early (its stats key is `winnow/<reason>`), as its error line says it.
+STOP_REASONS = {
+    "warehouse_error": "warehouse write failed",
+    "cleaning_error": "the cleaning workers failed",
+}
+
+
+def stop_crawl(crawler, reason: str, message: str) -> None:
+    """Stop the crawl once, for a failure every later page would meet too.
+
+    The message goes to the stats (`winnow/<reason>`, which `winnow crawl` prints before
+    exiting with 1), to one ERROR log line, and to the run's `runs` row.
+    """
+    stats = crawler.stats
+    if stats.get_value(f"winnow/{reason}"):
+        return
+    stats.set_value(f"winnow/{reason}", message)
+    crawler.spider.logger.error("%s, stopping the crawl: %s", STOP_REASONS[reason], message)
+    engine = crawler.engine
+    if engine is not None and crawler.crawling:
+        if hasattr(engine, "close_spider_async"):
+            deferred_from_coro(engine.close_spider_async(reason=reason))
+        else:  # Scrapy < 2.14
+            engine.close_spider(crawler.spider, reason)
+
+
 def _download_errors(stats: dict) -> str:
     """What the downloader met, e.g. 'HTTP 500 x9, ConnectionRefusedError x3' (retries included)."""
     seen = []
@@ -209,11 +239,14 @@ def _download_errors(stats: dict) -> str:
 
 
 def run_outcome(finish_reason: str, counters: Counter, stats: dict) -> tuple[str, str | None]:
-    """A run's status and, when it failed, why: its entry points failed and it fetched nothing.
+    """A run's status and, when it failed, why: its cleaning workers could not clean, or
+    its entry points failed and it fetched nothing.
 
     A run whose feeds answered is `ok` even if its pages failed: those are rejects with
     their reasons (and an incremental run may only have retried a page known broken).
     """
+    if stats.get("winnow/cleaning_error"):
+        return "failed", stats["winnow/cleaning_error"]
     if finish_reason not in ("finished", "closespider_pagecount", "closespider_itemcount"):
         return "interrupted", None
     if counters["pages"] == 0 and counters["errors"]:
@@ -280,17 +313,7 @@ class WarehousePipeline:
 
         Files already written stay complete and visible; `winnow crawl` exits with 1.
         """
-        stats = self.crawler.stats
-        if stats.get_value("winnow/warehouse_error"):
-            return
-        stats.set_value("winnow/warehouse_error", str(exc))
-        self.crawler.spider.logger.error("warehouse write failed, stopping the crawl: %s", exc)
-        engine = self.crawler.engine
-        if engine is not None and self.crawler.crawling:
-            if hasattr(engine, "close_spider_async"):
-                deferred_from_coro(engine.close_spider_async(reason="warehouse_error"))
-            else:  # Scrapy < 2.14
-                engine.close_spider(self.crawler.spider, "warehouse_error")
+        stop_crawl(self.crawler, "warehouse_error", str(exc))
 
     def _write(self, record: Article | Reject) -> None:
         try:

@@ -9,11 +9,17 @@ In a crawl, `CleaningPool` sends the pages that wait for a worker together, up t
 `MAX_BATCH` a task: each task costs the crawler a round of hand-offs between the
 pool's threads and the event loop. At one page a task the crawler spent 1.80-2.17 ms
 of CPU per page; with pages sent together, 1.36-1.41 (benchmarks/crawl.py).
+
+Workers that cannot clean at all (the cleaning code does not load in them, or the
+pool itself breaks) would otherwise leave every page waiting and the crawl hanging:
+the pool then has a `failure`, and every page waiting or sent becomes a
+`clean_error` reject that says why.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import multiprocessing.forkserver
 import threading
@@ -38,8 +44,20 @@ MAX_BATCH = 16
 TASKS_PER_WORKER = 2
 
 
+#: Seconds between looks, while tasks are out, at whether the pebble pool still works.
+WATCH_SECONDS = 1.0
+
+
 def _worker_init() -> None:
-    # Warm already when forked from a forkserver that preloaded it (start_pool).
+    # Warm already when forked from a forkserver that preloaded it (start_pool). An
+    # error is not raised here: pebble would only see its workers exit, and say "All
+    # workers expired". `check_worker`, the pool's first task, raises it with its message.
+    with contextlib.suppress(Exception):
+        import pipeline.worker  # noqa: F401
+
+
+def check_worker() -> None:
+    """(In a worker) raise whatever keeps the cleaning code from loading, e.g. an ImportError."""
     import pipeline.worker  # noqa: F401
 
 
@@ -91,10 +109,6 @@ def clean_bounded_sync(
         return failure_reject(page, exc, timeout)
 
 
-def _started() -> None:
-    """A task that does nothing: scheduling it makes pebble start its workers."""
-
-
 def clean_pages(pages: list[tuple[Page, CleanConfig]]) -> list[Record | Exception]:
     """(In a worker) clean one task's pages; a step's exception is that page's result."""
     # Imported here: the crawler process never cleans (see pipeline.config); a
@@ -138,15 +152,19 @@ class CleaningPool:
         self.max_batch = max_batch
         self._task = task  # what a worker runs on a task's pages (tests swap in a faulty one)
         self._pool = start_pool(workers)
+        #: Why the workers cannot clean, once they cannot; every page is then a reject.
+        self.failure: str | None = None
         # The workers start while the crawl starts, not at its first page; from another
         # thread, as pebble waits for the forkserver's warm-up to fork them.
         self._starting = threading.Thread(
-            target=self._pool.schedule, args=(_started,), name="cleaning-pool-start", daemon=True
+            target=self._check_workers, name="cleaning-pool-start", daemon=True
         )
         self._starting.start()
         self._slots = TASKS_PER_WORKER * workers
         self._running = 0
         self._waiting: deque[_Job] = deque()
+        self._sent: dict[Future, list[_Job]] = {}
+        self._watch: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Tasks sent to the workers so far.
         self.tasks = 0
@@ -161,11 +179,26 @@ class CleaningPool:
 
     def close(self, timeout: float = 30) -> None:
         """Stop the workers once the tasks sent have finished."""
-        self._starting.join()
-        self._pool.close()
+        self._starting.join(timeout)
+        if self._watch is not None:
+            self._watch.cancel()
+        if self.failure is not None:
+            self._pool.stop()  # what is still out will not come back
+        else:
+            self._pool.close()
         self._pool.join(timeout=timeout)
 
+    def _check_workers(self) -> None:
+        """(In the start thread) start the workers, and note why if they cannot clean."""
+        try:
+            self._pool.schedule(check_worker).result()
+        except Exception as exc:
+            self.failure = f"the cleaning workers cannot start: {type(exc).__name__}: {exc}"
+
     def _send(self) -> None:
+        if self.failure is not None:
+            self._reject_all()
+            return
         while self._waiting and self._running < self._slots:
             # Spread what waits over the free slots, so no worker idles while another
             # has a full task queued.
@@ -181,18 +214,29 @@ class CleaningPool:
             jobs = [job for job in jobs if not job.future.done()]  # their waiter was cancelled
             if not jobs:
                 continue
+            try:
+                future = self._pool.schedule(
+                    self._task,
+                    args=([(job.page, job.config) for job in jobs],),
+                    timeout=self.timeout,
+                )
+            except RuntimeError as exc:  # pebble's pool has broken (its threads died)
+                self._waiting.extendleft(reversed(jobs))
+                self._broken(f"the cleaning pool broke: {exc}")
+                return
             self._running += 1
             self.tasks += 1
-            future = self._pool.schedule(
-                self._task, args=([(job.page, job.config) for job in jobs],), timeout=self.timeout
-            )
+            self._sent[future] = jobs
             future.add_done_callback(
-                lambda done, jobs=jobs, loop=self._loop: loop.call_soon_threadsafe(
-                    self._finish, jobs, done
-                )
+                lambda done, loop=self._loop: loop.call_soon_threadsafe(self._finish, done)
             )
+        if self._sent and self._watch is None:
+            self._watch = self._loop.call_later(WATCH_SECONDS, self._look)
 
-    def _finish(self, jobs: list[_Job], done: Future) -> None:
+    def _finish(self, done: Future) -> None:
+        jobs = self._sent.pop(done, None)
+        if jobs is None:  # given up on when the pool broke
+            return
         self._running -= 1
         try:
             results = done.result()
@@ -211,3 +255,24 @@ class CleaningPool:
             if not job.future.done():
                 job.future.set_result(result)
         self._send()
+
+    def _look(self) -> None:
+        """While tasks are out: a pebble pool whose threads died would never answer them."""
+        self._watch = None
+        if self._sent and not self._pool.active:
+            self._broken("the cleaning pool stopped working")
+        elif self._sent:
+            self._watch = self._loop.call_later(WATCH_SECONDS, self._look)
+
+    def _broken(self, why: str) -> None:
+        self.failure = self.failure or why
+        for jobs in self._sent.values():
+            self._waiting.extend(jobs)
+        self._sent.clear()
+        self._reject_all()
+
+    def _reject_all(self) -> None:
+        while self._waiting:
+            job = self._waiting.popleft()
+            if not job.future.done():
+                job.future.set_result(reject_page(job.page, "clean_error", self.failure))

@@ -65,3 +65,16 @@ def site_factory(tmp_path: Path):
         return serve(list(sites))
 
     return make
+
+
+#: What trafilatura's import says when recent lxml is installed without lxml_html_clean.
+BROKEN_IMPORT = "lxml.html.clean module is now a separate project lxml_html_clean"
+
+
+@pytest.fixture
+def broken_install(tmp_path: Path) -> str:
+    """A PYTHONPATH entry under which trafilatura fails to import, as in a broken install."""
+    root = tmp_path / "broken-install"
+    (root / "trafilatura").mkdir(parents=True)
+    (root / "trafilatura" / "__init__.py").write_text(f"raise ImportError({BROKEN_IMPORT!r})\n")
+    return str(root)

@@ -52,6 +52,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         print(f"error: the crawl stopped: {stats['winnow/warehouse_error']}", file=sys.stderr)
         return 1
     print(report(args.warehouse, stats["run_id"]))
+    if stats.get("winnow/cleaning_error"):
+        print(f"error: the crawl stopped: {stats['winnow/cleaning_error']}", file=sys.stderr)
     return 0 if stats.get("winnow/run_status", "ok") == "ok" else 1
 
 

@@ -16,8 +16,10 @@ import pytest
 
 from pipeline.clean import clean
 from pipeline.page import Page
+from tests.conftest import BROKEN_IMPORT
 from tests.hostile.conftest import by_path, crawl, hostile_site, respond, sitemap_of, table
 from tests.hostile.pages import JPEG, JS_SHELL, PDF, page_html, story
+from tests.sites import article_html, many_stories
 from winnow.demo.server import serve
 
 MAXSIZE = 10 * 1024 * 1024  # the default DOWNLOAD_MAXSIZE
@@ -240,3 +242,43 @@ def test_a_page_whose_cleaning_runs_over_the_bound_is_a_timeout(site_factory, wa
     assert table(warehouse, "select reason, detail from rejects") == [
         ("timeout", "cleaning took longer than 0.3s")
     ]
+
+
+def test_workers_that_cannot_load_the_cleaning_code_stop_the_crawl_with_why(
+    site_factory, warehouse, broken_install
+) -> None:
+    # The crawler never imports trafilatura: only the cleaning workers meet the error.
+    stories = many_stories(40)
+    paths = [f"/{s.slug}/" for s in stories]
+    routes = {
+        path: respond(200, article_html(s).replace("{{BASE}}", "http://news.example").encode())
+        for path, s in zip(paths, stories, strict=True)
+    }
+    site = hostile_site("broken", {**routes, "/sitemap.xml": sitemap_of(paths)})
+    with site_factory(site):
+        proc = crawl(
+            warehouse,
+            "--url",
+            site.url("/sitemap.xml"),
+            "--allow-private",
+            env={"PYTHONPATH": broken_install},
+            check=False,
+            timeout=120,
+        )
+    why = f"the cleaning workers cannot start: ImportError: {BROKEN_IMPORT}"
+    assert proc.returncode == 1
+    assert [x for x in proc.stderr.splitlines() if x.startswith("error: ")] == [
+        f"error: the crawl stopped: {why}"
+    ]
+    [(status, detail, pages, rejects)] = table(
+        warehouse, "select status, error_detail, pages_fetched, rejects from runs"
+    )
+    assert (status, detail) == ("failed", why)
+    # every page that reached the pipeline is its row, none is kept
+    assert pages == rejects >= 1
+    assert table(warehouse, "select count(*) from articles") == [(0,)]
+    reasons = table(warehouse, "select reason, detail, count(*) from rejects group by all")
+    assert [(reason, BROKEN_IMPORT in detail) for reason, detail, _ in reasons] == [
+        ("clean_error", True)
+    ] * len(reasons)
+    assert sum(n for _, _, n in reasons) == rejects

@@ -7,7 +7,10 @@ pool), so the pages after them wait and go together in one task.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +20,7 @@ from pipeline.config import CleanConfig
 from pipeline.page import Page
 from pipeline.pool import CleaningPool, clean_pages
 from pipeline.record import Article, Record, Reject
+from tests.conftest import BROKEN_IMPORT, ROOT
 from tests.sites import article_html, many_stories
 
 OK = CleanConfig()
@@ -117,3 +121,81 @@ def test_a_step_that_raises_is_a_clean_error_for_that_page_only(
     assert isinstance(records[3], Reject)
     assert records[3].detail.startswith("ValueError: unknown language backend 'no-such-backend'")
     assert one_worker.tasks == 2 + 1  # no task failed as a whole: nothing went again
+
+
+#: Run in a process of its own: the forkserver, and so the workers' imports, is per process.
+CLEAN_FIVE = """
+import asyncio, json
+from pipeline.config import CleanConfig
+from pipeline.page import Page
+from pipeline.pool import CleaningPool
+from tests.sites import article_html, many_stories
+
+async def main():
+    pool = CleaningPool(workers=1, timeout=60)
+    pages = [
+        Page(url=f"http://news.example/{s.slug}/", body=article_html(s).encode(), headers={})
+        for s in many_stories(5)
+    ]
+    records = await asyncio.gather(*(pool.clean(page, CleanConfig()) for page in pages))
+    pool.close()
+    print(json.dumps({"failure": pool.failure, "records": [[r.reason, r.detail] for r in records]}))
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_workers_that_cannot_load_the_cleaning_code_reject_every_page_with_why(
+    broken_install: str,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CLEAN_FIVE],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([broken_install, str(ROOT)])},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["failure"] == f"the cleaning workers cannot start: ImportError: {BROKEN_IMPORT}"
+    assert len(result["records"]) == 5
+    for reason, detail in result["records"]:
+        assert reason == "clean_error" and detail.endswith(f"ImportError: {BROKEN_IMPORT}")
+
+
+def test_a_pool_that_stops_working_answers_every_page_it_held() -> None:
+    pool = CleaningPool(workers=1, timeout=60)
+    slow = Page(url="http://news.example/slow/", body=SLOW_BODY, headers={})
+    pages = [slow, *news_pages(4)]
+
+    async def run() -> list[Record]:
+        # pebble's own threads end, as when they die: what was sent never comes back
+        asyncio.get_running_loop().call_later(0.2, pool._pool.stop)
+        return await asyncio.gather(*(pool.clean(page, OK) for page in pages))
+
+    try:
+        records = asyncio.run(run())
+        later = clean_all(pool, [(news_pages(1)[0], OK)])
+    finally:
+        pool.close()
+    assert pool.failure == "the cleaning pool stopped working"
+    assert [outcome(r) for r in records + later] == [
+        ("clean_error", page.url, "the cleaning pool stopped working") for page in pages
+    ] + [("clean_error", news_pages(1)[0].url, "the cleaning pool stopped working")]
+
+
+def test_a_page_sent_to_a_pool_that_no_longer_works_is_a_reject_at_once() -> None:
+    pool = CleaningPool(workers=1, timeout=60)
+    pool._starting.join()
+    pool._pool.stop()
+    try:
+        [record] = clean_all(pool, [(news_pages(1)[0], OK)])
+    finally:
+        pool.close()
+    assert outcome(record) == (
+        "clean_error",
+        news_pages(1)[0].url,
+        "the cleaning pool broke: The Pool is not active",
+    )
