@@ -37,3 +37,23 @@ def test_a_crawler_imports_no_cleaning_library_nor_duckdb(warehouse: Path) -> No
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_a_whole_crawl_loads_none_of_them_nor_the_remote_control_server(
+    demo_sources: Path, warehouse: Path
+) -> None:
+    # Scrapy imports every extension it lists, enabled or not: the remote control's
+    # aiohttp server is left out of the list (settings), as it costs 0.1 s a start.
+    code = (
+        "import sys\n"
+        "from winnow.crawl import run_crawl\n"
+        f"stats = run_crawl(sources_file={str(demo_sources)!r}, warehouse={str(warehouse)!r},"
+        " allow_private=True, log_level='WARNING')\n"
+        "assert stats['winnow/articles'] > 0, stats\n"
+        f"print(sorted(set({[*NOT_IN_A_CRAWLER, 'aiohttp']!r}) & set(sys.modules)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.strip().splitlines()[-1] == "[]"
