@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import winnow_cmd
+from tests.conftest import BROKEN_IMPORT, winnow_cmd
 
 TRAILER_SQL = (
     "select count(*) as n from articles where text like '%Leave a Reply%' or text like '%قالب وردپرس%' "
@@ -130,3 +130,20 @@ def test_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "did not write" in proc.stderr
     assert (tmp_path / "precious.txt").exists()
+
+
+def test_a_demo_whose_workers_cannot_clean_says_why_and_exits_1(
+    broken_install: str, tmp_path: Path
+) -> None:
+    proc = winnow_cmd(
+        "demo",
+        "--warehouse",
+        str(tmp_path / "data"),
+        env={"PYTHONPATH": broken_install},
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "runs: 1 (1 not ok: demo-" in proc.stdout
+    assert proc.stderr.splitlines()[-1] == (
+        f"error: the crawl stopped: the cleaning workers cannot start: ImportError: {BROKEN_IMPORT}"
+    )

@@ -25,8 +25,9 @@ def _add_warehouse(p: argparse.ArgumentParser) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from winnow.demo.run import run_demo
 
-    print(run_demo(Path(args.warehouse), log_level="DEBUG" if args.verbose else "WARNING"))
-    return 0
+    text, stats = run_demo(Path(args.warehouse), log_level="DEBUG" if args.verbose else "WARNING")
+    print(text)
+    return _crawl_exit(stats)
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -52,6 +53,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         print(f"error: the crawl stopped: {stats['winnow/warehouse_error']}", file=sys.stderr)
         return 1
     print(report(args.warehouse, stats["run_id"]))
+    return _crawl_exit(stats)
+
+
+def _crawl_exit(stats: dict) -> int:
+    """The exit status of a crawl that wrote its report: 1 if its run is not `ok`."""
     if stats.get("winnow/cleaning_error"):
         print(f"error: the crawl stopped: {stats['winnow/cleaning_error']}", file=sys.stderr)
     return 0 if stats.get("winnow/run_status", "ok") == "ok" else 1

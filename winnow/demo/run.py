@@ -53,8 +53,8 @@ def prepare_warehouse(warehouse: Path) -> None:
     (warehouse / MARKER).write_text("written by winnow demo; a new demo replaces this directory\n")
 
 
-def run_demo(warehouse: Path, log_level: str = "WARNING") -> str:
-    """Serve, crawl, and return the report (with the time it took)."""
+def run_demo(warehouse: Path, log_level: str = "WARNING") -> tuple[str, dict]:
+    """Serve, crawl, and return the report (with the time it took) and the crawl's stats."""
     from winnow.crawl import new_run_id, run_crawl
     from winnow.report import report
 
@@ -76,4 +76,8 @@ def run_demo(warehouse: Path, log_level: str = "WARNING") -> str:
         )
     elapsed = time.monotonic() - started
     text = report(str(warehouse), run_id)
-    return f"{text}\n\ndemo: served {len(sites)} sites on 127.0.0.1, crawled in {elapsed:.1f}s (run {stats['run_id']})"
+    return (
+        f"{text}\n\ndemo: served {len(sites)} sites on 127.0.0.1,"
+        f" crawled in {elapsed:.1f}s (run {stats['run_id']})",
+        stats,
+    )
