@@ -294,6 +294,13 @@ def main() -> None:
             f"    at most {per_page / (per_page + fetch_cost):.2f} on this machine: clean CPU /"
             f" (clean CPU + (a)'s crawler and server CPU per page)"
         )
+        # What (b) lost to idle cores, and what to CPU spent on more than cleaning.
+        used = full.crawler_cpu + full.workers_cpu + full.server_cpu
+        print(
+            f"    (b) kept the cores {used / (cores * full.seconds):.0%} busy; its workers used"
+            f" {full.workers_cpu / full.pages / per_page - 1:+.0%} the ceiling's clean CPU"
+            f" (the forkserver's warm-up included: {full.ms_per_page(full.workers_cpu) - per_page * 1000:.2f} ms/page in all)"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
