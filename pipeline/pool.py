@@ -182,10 +182,12 @@ class CleaningPool:
         self._starting.join(timeout)
         if self._watch is not None:
             self._watch.cancel()
-        if self.failure is not None:
-            self._pool.stop()  # what is still out will not come back
+        if self._sent and self.failure is None:
+            self._pool.close()  # let what is out finish
         else:
-            self._pool.close()
+            # Nothing out (the end of a crawl), or nothing will come back: pebble's
+            # close would wait up to a tenth of a second more for its queue to drain.
+            self._pool.stop()
         self._pool.join(timeout=timeout)
 
     def _check_workers(self) -> None:
