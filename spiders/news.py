@@ -257,9 +257,15 @@ class NewsSpider(scrapy.Spider):
             dont_filter=not self.shared_frontier,
         )
 
-    def parse_article(self, response):
+    def parse_article(self, response) -> Page:
+        # Returns its one item rather than yielding it: for a generator callback, Scrapy
+        # reads and parses the callback's source (to warn about `return` values) each
+        # time its weak cache of callbacks misses, 0.5 ms a time; with a bound method
+        # per request it misses whenever the request it cached has gone, as on most
+        # pages of a slow crawl. In benchmarks/crawl.py's fetch-only crawl, the
+        # crawler's CPU per page went from 1.26-1.32 ms to 1.06-1.12.
         self.crawler.stats.inc_value("winnow/pages")
-        yield Page(
+        return Page(
             url=response.url,
             body=response.body,
             status=response.status,
