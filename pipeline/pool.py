@@ -154,12 +154,6 @@ class CleaningPool:
         self._pool = start_pool(workers)
         #: Why the workers cannot clean, once they cannot; every page is then a reject.
         self.failure: str | None = None
-        # The workers start while the crawl starts, not at its first page; from another
-        # thread, as pebble waits for the forkserver's warm-up to fork them.
-        self._starting = threading.Thread(
-            target=self._check_workers, name="cleaning-pool-start", daemon=True
-        )
-        self._starting.start()
         self._slots = TASKS_PER_WORKER * workers
         self._running = 0
         self._waiting: deque[_Job] = deque()
@@ -168,18 +162,36 @@ class CleaningPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Tasks sent to the workers so far.
         self.tasks = 0
+        # The workers start while the crawl starts, not at its first page; from another
+        # thread, as pebble waits for the forkserver's warm-up to fork them. Pages wait
+        # here until they are up: the event loop never waits on pebble's start.
+        self._ready = False
+        self._starting = threading.Thread(
+            target=self._check_workers, name="cleaning-pool-start", daemon=True
+        )
+        self._starting.start()
 
     async def clean(self, page: Page, config: CleanConfig) -> Record:
         """Clean one page in a worker within the timeout; never raises."""
+        # Set before `_send` reads `_ready`: if the start thread has not seen the loop,
+        # this `_send` sees the workers are up, and the other way round.
         self._loop = asyncio.get_running_loop()
         job = _Job(page, config, self._loop.create_future())
         self._waiting.append(job)
         self._send()
         return await job.future
 
+    def wait_started(self, timeout: float | None = None) -> None:
+        """Block until the workers are up, or known not to start (see `failure`).
+
+        Optional: pages sent before then wait for the workers. Tests use it so that
+        their pages meet a running pool.
+        """
+        self._starting.join(timeout)
+
     def close(self, timeout: float = 30) -> None:
         """Stop the workers once the tasks sent have finished."""
-        self._starting.join(timeout)
+        self.wait_started(timeout)
         if self._watch is not None:
             self._watch.cancel()
         if self._sent and self.failure is None:
@@ -191,15 +203,23 @@ class CleaningPool:
         self._pool.join(timeout=timeout)
 
     def _check_workers(self) -> None:
-        """(In the start thread) start the workers, and note why if they cannot clean."""
+        """(In the start thread) start the workers, note why if they cannot clean, and
+        send what waits."""
         try:
             self._pool.schedule(check_worker).result()
         except Exception as exc:
             self.failure = f"the cleaning workers cannot start: {type(exc).__name__}: {exc}"
+        self._ready = True
+        loop = self._loop  # read after `_ready` is set: see `clean`
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing waits
+                loop.call_soon_threadsafe(self._send)
 
     def _send(self) -> None:
         if self.failure is not None:
             self._reject_all()
+            return
+        if not self._ready:  # `_check_workers` sends what waits once the workers are up
             return
         while self._waiting and self._running < self._slots:
             # Spread what waits over the free slots, so no worker idles while another

@@ -55,6 +55,7 @@ def exit_on_crash_url(pages: list[tuple[Page, CleanConfig]]) -> list:
 @pytest.fixture
 def one_worker() -> Iterator[CleaningPool]:
     pool = CleaningPool(workers=1, timeout=BOUND)
+    pool.wait_started()
     yield pool
     pool.close()
 
@@ -101,6 +102,7 @@ def test_a_worker_that_dies_costs_only_the_page_that_killed_it() -> None:
     first, second, before, crash, after = news_pages(5)
     crash = Page(url="http://news.example/crash/", body=crash.body, headers=crash.headers)
     pool = CleaningPool(workers=1, timeout=60, task=exit_on_crash_url)
+    pool.wait_started()
     try:
         records = clean_all(pool, [(p, OK) for p in (first, second, before, crash, after)])
     finally:
@@ -188,7 +190,7 @@ def test_a_pool_that_stops_working_answers_every_page_it_held() -> None:
 
 def test_a_page_sent_to_a_pool_that_no_longer_works_is_a_reject_at_once() -> None:
     pool = CleaningPool(workers=1, timeout=60)
-    pool._starting.join()
+    pool.wait_started()
     pool._pool.stop()
     try:
         [record] = clean_all(pool, [(news_pages(1)[0], OK)])
