@@ -23,6 +23,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.forkserver
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -46,6 +47,9 @@ TASKS_PER_WORKER = 2
 
 #: Seconds between looks, while tasks are out, at whether the pebble pool still works.
 WATCH_SECONDS = 1.0
+#: Seconds the workers may take to start (they take about half a second); pages wait
+#: for them meanwhile, so a start that never ends must not leave them waiting for ever.
+START_SECONDS = 120.0
 
 
 def _worker_init() -> None:
@@ -165,7 +169,10 @@ class CleaningPool:
         # The workers start while the crawl starts, not at its first page; from another
         # thread, as pebble waits for the forkserver's warm-up to fork them. Pages wait
         # here until they are up: the event loop never waits on pebble's start.
-        self._ready = False
+        self._ready = False  # the start thread is done: pages may go (or be rejected)
+        self._start_deadline = time.monotonic() + START_SECONDS
+        self._start_bound: asyncio.TimerHandle | None = None
+        self._started = False  # pebble answered the start check (its workers ran, or died)
         self._starting = threading.Thread(
             target=self._check_workers, name="cleaning-pool-start", daemon=True
         )
@@ -192,8 +199,13 @@ class CleaningPool:
     def close(self, timeout: float = 30) -> None:
         """Stop the workers once the tasks sent have finished."""
         self.wait_started(timeout)
-        if self._watch is not None:
-            self._watch.cancel()
+        for timer in (self._watch, self._start_bound):
+            if timer is not None:
+                timer.cancel()
+        if not self._started:
+            # pebble is still stuck starting its workers, and would be in its join too
+            self._pool.stop()
+            return
         if self._sent and self.failure is None:
             self._pool.close()  # let what is out finish
         else:
@@ -206,9 +218,16 @@ class CleaningPool:
         """(In the start thread) start the workers, note why if they cannot clean, and
         send what waits."""
         try:
-            self._pool.schedule(check_worker).result()
+            # pebble forks the workers inside `schedule`; the bound on that is `_overdue`
+            self._pool.schedule(check_worker).result(timeout=START_SECONDS)
+        except FutureTimeout:
+            self._give_up_start()
         except Exception as exc:
-            self.failure = f"the cleaning workers cannot start: {type(exc).__name__}: {exc}"
+            self._started = True
+            why = f"the cleaning workers cannot start: {type(exc).__name__}: {exc}"
+            self.failure = self.failure or why
+        else:
+            self._started = True
         self._ready = True
         loop = self._loop  # read after `_ready` is set: see `clean`
         if loop is not None:
@@ -220,6 +239,9 @@ class CleaningPool:
             self._reject_all()
             return
         if not self._ready:  # `_check_workers` sends what waits once the workers are up
+            if self._start_bound is None:
+                wait = max(0.0, self._start_deadline - time.monotonic())
+                self._start_bound = self._loop.call_later(wait, self._overdue)
             return
         while self._waiting and self._running < self._slots:
             # Spread what waits over the free slots, so no worker idles while another
@@ -277,6 +299,17 @@ class CleaningPool:
             if not job.future.done():
                 job.future.set_result(result)
         self._send()
+
+    def _overdue(self) -> None:
+        """(In the event loop) pages have waited for the workers' start as long as they may."""
+        if not self._ready:
+            self._give_up_start()
+            self._send()
+
+    def _give_up_start(self) -> None:
+        self.failure = (
+            self.failure or f"the cleaning workers did not start within {START_SECONDS:g}s"
+        )
 
     def _look(self) -> None:
         """While tasks are out: a pebble pool whose threads died would never answer them."""

@@ -127,13 +127,16 @@ def test_a_step_that_raises_is_a_clean_error_for_that_page_only(
 
 #: Run in a process of its own: the forkserver, and so the workers' imports, is per process.
 CLEAN_FIVE = """
-import asyncio, json
+import asyncio, json, sys
+import pipeline.pool
 from pipeline.config import CleanConfig
 from pipeline.page import Page
 from pipeline.pool import CleaningPool
 from tests.sites import article_html, many_stories
 
 async def main():
+    if len(sys.argv) > 1:
+        pipeline.pool.START_SECONDS = float(sys.argv[1])
     pool = CleaningPool(workers=1, timeout=60)
     pages = [
         Page(url=f"http://news.example/{s.slug}/", body=article_html(s).encode(), headers={})
@@ -148,19 +151,24 @@ if __name__ == "__main__":
 """
 
 
-def test_workers_that_cannot_load_the_cleaning_code_reject_every_page_with_why(
-    broken_install: str,
-) -> None:
+def clean_five(install: str, *args: str) -> dict:
+    """Clean five pages in a fresh process whose imports come from `install` first."""
     done = subprocess.run(
-        [sys.executable, "-c", CLEAN_FIVE],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([broken_install, str(ROOT)])},
+        [sys.executable, "-c", CLEAN_FIVE, *args],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([install, str(ROOT)])},
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def test_workers_that_cannot_load_the_cleaning_code_reject_every_page_with_why(
+    broken_install: str,
+) -> None:
+    result = clean_five(broken_install)
     assert result["failure"] == f"the cleaning workers cannot start: ImportError: {BROKEN_IMPORT}"
     assert len(result["records"]) == 5
     for reason, detail in result["records"]:
@@ -201,3 +209,12 @@ def test_a_page_sent_to_a_pool_that_no_longer_works_is_a_reject_at_once() -> Non
         news_pages(1)[0].url,
         "the cleaning pool broke: The Pool is not active",
     )
+
+
+def test_workers_that_never_start_reject_every_page_after_the_start_bound(tmp_path) -> None:
+    # An import that blocks: the forkserver never gets to fork the workers.
+    (tmp_path / "trafilatura").mkdir()
+    (tmp_path / "trafilatura" / "__init__.py").write_text("import time\ntime.sleep(3)\n")
+    result = clean_five(str(tmp_path), "1")
+    assert result["failure"] == "the cleaning workers did not start within 1s"
+    assert result["records"] == [["clean_error", result["failure"]]] * 5
