@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,14 +23,22 @@ def winnow_cmd(
 ) -> subprocess.CompletedProcess:
     """Run the installed `winnow` CLI in a fresh process (each crawl needs its own reactor)."""
     full_env = {**os.environ, "WINNOW_LOG_LEVEL": "WARNING", **(env or {})}
-    proc = subprocess.run(
-        [sys.executable, "-m", "winnow.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full_env,
-        cwd=ROOT,
-    )
+    cmd = [sys.executable, "-m", "winnow.cli", *args]
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env, cwd=ROOT
+    ) as running:
+        try:
+            out, err = running.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # what each of its threads is doing (winnow.cli registers faulthandler on USR1)
+            running.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            running.kill()
+            out, err = running.communicate()
+            raise AssertionError(
+                f"winnow {' '.join(args)} did not finish in {timeout:g}s\nstderr:\n{err[-12000:]}"
+            ) from None
+    proc = subprocess.CompletedProcess(cmd, running.returncode, out, err)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"winnow {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-5000:]}"
