@@ -219,7 +219,13 @@ class CleaningPool:
         send what waits."""
         try:
             # pebble forks the workers inside `schedule`; the bound on that is `_overdue`
-            self._pool.schedule(check_worker).result(timeout=START_SECONDS)
+            check = self._pool.schedule(check_worker)
+            while not self._answered(check):
+                if not self._pool.active:  # its threads died: the check will never come back
+                    raise RuntimeError("the cleaning pool stopped working")
+                if time.monotonic() > self._start_deadline:
+                    raise FutureTimeout
+            check.result()
         except FutureTimeout:
             self._give_up_start()
         except Exception as exc:
@@ -299,6 +305,14 @@ class CleaningPool:
             if not job.future.done():
                 job.future.set_result(result)
         self._send()
+
+    @staticmethod
+    def _answered(check: Future) -> bool:
+        try:
+            check.exception(timeout=WATCH_SECONDS)
+        except FutureTimeout:
+            return False
+        return True
 
     def _overdue(self) -> None:
         """(In the event loop) pages have waited for the workers' start as long as they may."""

@@ -218,3 +218,17 @@ def test_workers_that_never_start_reject_every_page_after_the_start_bound(tmp_pa
     result = clean_five(str(tmp_path), "1")
     assert result["failure"] == "the cleaning workers did not start within 1s"
     assert result["records"] == [["clean_error", result["failure"]]] * 5
+
+
+def test_a_pool_that_stops_while_its_workers_start_rejects_the_pages_that_wait() -> None:
+    pool = CleaningPool(workers=1, timeout=60)
+    pool._pool.stop()  # pebble's threads end before (or while) it forks the workers
+    pages = news_pages(3)
+    try:
+        records = clean_all(pool, [(page, OK) for page in pages])
+    finally:
+        pool.close()
+    assert pool.failure.startswith("the cleaning workers cannot start: RuntimeError: ")
+    assert [outcome(r) for r in records] == [
+        ("clean_error", page.url, pool.failure) for page in pages
+    ]
