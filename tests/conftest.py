@@ -81,10 +81,14 @@ def site_factory(tmp_path: Path):
 BROKEN_IMPORT = "lxml.html.clean module is now a separate project lxml_html_clean"
 
 
+def fake_trafilatura(root: Path, code: str) -> str:
+    """A PYTHONPATH entry whose `trafilatura` package runs `code` instead of the real one."""
+    (root / "trafilatura").mkdir(parents=True)
+    (root / "trafilatura" / "__init__.py").write_text(code)
+    return str(root)
+
+
 @pytest.fixture
 def broken_install(tmp_path: Path) -> str:
     """A PYTHONPATH entry under which trafilatura fails to import, as in a broken install."""
-    root = tmp_path / "broken-install"
-    (root / "trafilatura").mkdir(parents=True)
-    (root / "trafilatura" / "__init__.py").write_text(f"raise ImportError({BROKEN_IMPORT!r})\n")
-    return str(root)
+    return fake_trafilatura(tmp_path / "broken-install", f"raise ImportError({BROKEN_IMPORT!r})\n")

@@ -20,7 +20,7 @@ from pipeline.config import CleanConfig
 from pipeline.page import Page
 from pipeline.pool import CleaningPool, clean_pages
 from pipeline.record import Article, Record, Reject
-from tests.conftest import BROKEN_IMPORT, ROOT
+from tests.conftest import BROKEN_IMPORT, ROOT, fake_trafilatura
 from tests.sites import article_html, many_stories
 
 OK = CleanConfig()
@@ -213,9 +213,7 @@ def test_a_page_sent_to_a_pool_that_no_longer_works_is_a_reject_at_once() -> Non
 
 def test_workers_that_never_start_reject_every_page_after_the_start_bound(tmp_path) -> None:
     # An import that blocks: the forkserver never gets to fork the workers.
-    (tmp_path / "trafilatura").mkdir()
-    (tmp_path / "trafilatura" / "__init__.py").write_text("import time\ntime.sleep(3)\n")
-    result = clean_five(str(tmp_path), "1")
+    result = clean_five(fake_trafilatura(tmp_path, "import time\ntime.sleep(3)\n"), "1")
     assert result["failure"] == "the cleaning workers did not start within 1s"
     assert result["records"] == [["clean_error", result["failure"]]] * 5
 
