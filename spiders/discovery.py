@@ -48,6 +48,9 @@ _NETLOC_END = re.compile(r"[/?#]")
 #: "/path" links that joining would not change: no "//" host, no dot segments, no tabs or newlines.
 _ROOT_RELATIVE = re.compile(r"(?![^?#]*/\.)/(?!/)[^\t\r\n]*\Z")
 _DATE_IN_PATH = re.compile(r"/(19|20)\d\d([/-])(0?[1-9]|1[0-2])(\2|/)")
+#: A path that ends in a year, month or day and nothing after it: a date archive page
+#: (WordPress's monthly archive widget links one per month from every page).
+_DATE_ARCHIVE = re.compile(r"/(19|20)\d\d(/(0?[1-9]|1[0-2])(/(0?[1-9]|[12]\d|3[01]))?)?/?$")
 _SLUG = re.compile(r"/[a-z0-9\u00c0-\uffff]+(?:-[a-z0-9\u00c0-\uffff]+){2,}/?(?:\.html?)?$", re.I)
 _ID = re.compile(r"[/-](\d{5,})(?:\.html?)?/?$")
 
@@ -276,6 +279,8 @@ def article_score(url: str) -> int:
     if _NOT_ARTICLE.search(parts.path + ("?" + parts.query if parts.query else "")):
         return 0
     path = parts.path
+    if _DATE_ARCHIVE.search(path):
+        return 0
     score = 0
     if _DATE_IN_PATH.search(path):
         score += 2

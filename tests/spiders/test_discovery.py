@@ -107,6 +107,7 @@ def test_homepage_links_are_scored_as_article_like() -> None:
     <a href="/tag/politics/">tag</a><a href="/category/world/">cat</a><a href="/author/jane-doe/">author</a>
     <a href="/search?q=x">search</a><a href="/login">login</a><a href="/feed/">feed</a><a href="/photo.jpg">img</a>
     <a href="http://elsewhere.example/2026/11/03/other-site-story/">other host</a><a href="/about">about</a>
+    <a href="/2026/11/">November 2026</a><a href="/2026/10/">October 2026</a>
     </body></html>"""
     assert [u for u, _, _ in urls(page, BASE + "/")] == [
         "http://news.example/2026/11/03/council-approves-budget/",
@@ -120,6 +121,10 @@ def test_homepage_links_are_scored_as_article_like() -> None:
         "http://x.example/tag/a-b-c/",
         "http://x.example/2026/11/03/story?replytocom=4",
         "http://x.example/a/b/c.pdf",
+        "http://x.example/2026/11/",
+        "http://x.example/2026/",
+        "http://x.example/news/2026/11/04/",
+        "http://x.example/2026/11/04",
     ],
 )
 def test_listing_and_media_urls_never_score(url: str) -> None:
