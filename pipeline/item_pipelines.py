@@ -251,8 +251,10 @@ def run_outcome(finish_reason: str, counters: Counter, stats: dict) -> tuple[str
         return "interrupted", None
     if counters["pages"] == 0 and counters["errors"]:
         seen = _download_errors(stats)
-        why = f" ({seen})" if seen else ""
-        return "failed", f"no page fetched; {counters['errors']} entry point error(s){why}"
+        why = f" ({seen}, retries included)" if seen else ""
+        failed = int(stats.get("winnow/entry_errors", 0))
+        what = f"{failed} entry point(s) failed" if failed else f"{counters['errors']} error(s)"
+        return "failed", f"no page fetched; {what}{why}"
     return "ok", None
 
 
