@@ -209,3 +209,20 @@ def load_sources(path: str | os.PathLike[str] | None = None) -> dict[str, Source
             raise SourceError(f"{path}: source '{source.name}': field 'name': defined twice")
         found[source.name] = source
     return found
+
+
+def select_sources(
+    names: list[str], path: str | os.PathLike[str] | None = None
+) -> dict[str, Source]:
+    """The named sources of a sources file, or every one when none is named.
+
+    Raises SourceError for a name the file does not define, or a file that is not valid.
+    """
+    available = load_sources(path)
+    missing = [name for name in names if name not in available]
+    if missing:
+        raise SourceError(
+            f"{Path(path) if path else sources_file()}: unknown source(s): {', '.join(missing)} "
+            f"(defined: {', '.join(sorted(available)) or 'none'}; see `winnow sources`)"
+        )
+    return {name: available[name] for name in names} if names else available

@@ -30,7 +30,7 @@ from scrapy.utils.asyncio import sleep
 from pipeline.page import Page
 from pipeline.record import Reject, record_id
 from pipeline.urls import canonical_url
-from settings.sources import Source, load_sources, source_from_dict
+from settings.sources import Source, select_sources, source_from_dict
 from spiders.discovery import DiscoveryError, discover
 from spiders.failures import failure_reason
 from spiders.seen import AlreadySeen, SeenUrls
@@ -94,18 +94,8 @@ class NewsSpider(scrapy.Spider):
         return spider
 
     def _configure(self, settings) -> None:
-        available = (
-            load_sources(settings.get("WINNOW_SOURCES") or None)
-            if (self.source_names or not self.adhoc_urls)
-            else {}
-        )
-        if self.source_names:
-            missing = [n for n in self.source_names if n not in available]
-            if missing:
-                raise ValueError(f"unknown source(s): {', '.join(missing)} (see `winnow sources`)")
-            self.sources = {n: available[n] for n in self.source_names}
-        elif not self.adhoc_urls:
-            self.sources = available
+        if self.source_names or not self.adhoc_urls:
+            self.sources = select_sources(self.source_names, settings.get("WINNOW_SOURCES") or None)
         if self.adhoc_urls:
             self.sources[ADHOC] = source_from_dict(
                 {"name": ADHOC, "start_urls": self.adhoc_urls}, "--url"

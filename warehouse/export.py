@@ -16,6 +16,8 @@ import duckdb
 
 from warehouse import schema
 from warehouse.query import connect
+from warehouse.readonly import seal
+from warehouse.storage import open_root
 
 FORMATS = {
     "jsonl": "FORMAT json",
@@ -26,6 +28,22 @@ FORMATS = {
 
 class ExportError(ValueError):
     """Bad arguments or a filter DuckDB cannot run; the message says which."""
+
+
+def _check_filter(select: str, copy: str) -> None:
+    """`--where` is one condition: nothing in it may end the SELECT or the COPY around it."""
+    try:
+        alone = duckdb.extract_statements(select)
+        whole = duckdb.extract_statements(copy)
+    except duckdb.Error as exc:
+        raise ExportError(f"export failed: the --where condition does not parse: {exc}") from exc
+    if (
+        len(alone) != 1
+        or alone[0].type != duckdb.StatementType.SELECT
+        or len(whole) != 1
+        or whole[0].type != duckdb.StatementType.COPY
+    ):
+        raise ExportError("export failed: --where must be one SQL condition on the table's columns")
 
 
 def export(
@@ -40,13 +58,19 @@ def export(
         raise ExportError(f"unknown format {fmt!r} (choose from {', '.join(FORMATS)})")
     if table not in schema.TABLES:
         raise ExportError(f"unknown table {table!r} (choose from {', '.join(schema.TABLES)})")
-    out = Path(output)
+    out = Path(output).resolve()
     partial = out.with_name(f".{out.name}.partial")
     select = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "")
-    con = connect(warehouse)
     quoted = "'" + str(partial).replace("'", "''") + "'"
+    copy = f"COPY ({select}) TO {quoted} ({FORMATS[fmt]})"
+    _check_filter(select, copy)
+    root = open_root(warehouse, create=False)
+    con = connect(root)
     try:
-        result = con.execute(f"COPY ({select}) TO {quoted} ({FORMATS[fmt]})").fetchone()
+        # As `winnow query`: the filter reads the warehouse only; the one file written
+        # is the export's own.
+        seal(con, root, writable=out.parent)
+        result = con.execute(copy).fetchone()
         os.replace(partial, out)
     except (duckdb.Error, OSError) as exc:
         with contextlib.suppress(OSError):

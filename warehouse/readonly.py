@@ -11,6 +11,8 @@ cannot undo it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 
 from warehouse.storage import Root
@@ -32,10 +34,12 @@ def check_read_only(sql: str) -> None:
             )
 
 
-def seal(con: duckdb.DuckDBPyConnection, root: Root) -> None:
-    """Confine a connection that already has its views to reading the warehouse."""
+def seal(con: duckdb.DuckDBPyConnection, root: Root, writable: Path | None = None) -> None:
+    """Confine a connection that already has its views to reading the warehouse (and to
+    the directory `writable`, where `winnow export` writes its file)."""
     if root.is_local:
-        base = (root.base.rstrip("/") + "/").replace("'", "''")
-        con.execute(f"SET allowed_directories = ['{base}']")
+        dirs = [root.base, *([str(writable)] if writable is not None else [])]
+        quoted = ", ".join("'" + (d.rstrip("/") + "/").replace("'", "''") + "'" for d in dirs)
+        con.execute(f"SET allowed_directories = [{quoted}]")
         con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

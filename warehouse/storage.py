@@ -73,6 +73,23 @@ def open_root(uri: str | os.PathLike[str], create: bool = True) -> Root:
     return Root(pafs.LocalFileSystem(), path.as_posix(), path.as_posix())
 
 
+def missing_warehouse(uri: str | os.PathLike[str]) -> str | None:
+    """Why a local warehouse to read is not there (None if it is, and for S3, where an
+    empty prefix is a valid empty warehouse)."""
+    text = str(uri)
+    if text.startswith("s3://"):
+        return None
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return None
+    if path.exists():
+        return f"the warehouse {text} is not a directory"
+    return (
+        f"no warehouse at {path.resolve()} (check --warehouse or $WINNOW_WAREHOUSE; "
+        "`winnow crawl` creates it)"
+    )
+
+
 @contextlib.contextmanager
 def publish(root: Root, directory: str, name: str) -> Iterator[BinaryIO]:
     """A stream for a new file that appears as `directory/name` only once complete.

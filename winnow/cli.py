@@ -33,24 +33,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from settings.sources import SourceError
     from winnow.crawl import run_crawl
     from winnow.report import report
 
-    if not args.sources and not args.url:
-        from settings.sources import load_sources
-
-        args.sources = sorted(load_sources(args.sources_file))
-    stats = run_crawl(
-        sources=args.sources,
-        urls=args.url,
-        warehouse=args.warehouse,
-        sources_file=args.sources_file,
-        allow_private=args.allow_private or None,
-        refresh=args.refresh or None,
-        log_level=args.log_level,
-        run_id=args.run_id,
-        extra={"JOBDIR": args.jobdir} if args.jobdir else None,
-    )
+    try:
+        stats = run_crawl(
+            sources=args.sources,
+            urls=args.url,
+            warehouse=args.warehouse,
+            sources_file=args.sources_file,
+            allow_private=args.allow_private or None,
+            refresh=args.refresh or None,
+            log_level=args.log_level,
+            run_id=args.run_id,
+            extra={"JOBDIR": args.jobdir} if args.jobdir else None,
+        )
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if stats.get("winnow/warehouse_error"):
         print(f"error: the crawl stopped: {stats['winnow/warehouse_error']}", file=sys.stderr)
         return 1
@@ -120,11 +121,13 @@ def cmd_extract(args: argparse.Namespace) -> int:
     config = CleanConfig(
         languages=tuple(args.languages or ()), language_backend=args.language_backend
     )
+    unread = 0
     for name in args.files:
         try:
             page = _page_from_file(name, args.url)
         except OSError as exc:
             print(json.dumps({"file": name, "error": str(exc)}), file=sys.stderr)
+            unread += 1
             continue
         trace = Trace()
         record = clean(page, config, trace)
@@ -152,7 +155,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
                 word_count=record.word_count,
             )
         print(json.dumps(out, ensure_ascii=False, default=str))
-    return 0
+    return 1 if unread else 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -160,6 +163,9 @@ def cmd_query(args: argparse.Namespace) -> int:
     from warehouse.readonly import check_read_only, seal
     from warehouse.storage import open_root
 
+    if not args.sql.strip():
+        print("query failed: no SQL given", file=sys.stderr)
+        return 2
     root = open_root(args.warehouse, create=False)  # a query never creates the warehouse
     con = connect(root)
     try:
@@ -204,19 +210,40 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Widest a cell of `winnow query`'s table is; longer values end in "…".
+CELL_CHARS = 60
+
+
+def _cell(value, is_float32: bool) -> str:
+    if value is None:
+        return ""
+    if is_float32:  # shown as float32 holds it (0.9999), not as the double it became
+        import numpy as np
+
+        return str(np.float32(value))
+    return str(value).replace("\n", "\\n")
+
+
 def _render_table(rel) -> str:
     cols = rel.columns
+    floats = [str(t) == "FLOAT" for t in rel.types]
     rows = rel.fetchall()
-    cells = [cols] + [
-        ["" if v is None else str(v).replace("\n", "\\n") for v in row] for row in rows
-    ]
-    widths = [min(60, max(len(r[i]) for r in cells)) for i in range(len(cols))]
+    cells = [cols] + [[_cell(v, f) for v, f in zip(row, floats, strict=True)] for row in rows]
+    cut = False
+    for row in cells:
+        for i, text in enumerate(row):
+            if len(text) > CELL_CHARS:
+                row[i], cut = text[: CELL_CHARS - 1] + "…", True
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cols))]
     lines = []
     for k, row in enumerate(cells):
-        lines.append(" | ".join(c[:60].ljust(w) for c, w in zip(row, widths, strict=True)))
+        lines.append(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
         if k == 0:
             lines.append("-+-".join("-" * w for w in widths))
-    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    footer = f"({len(rows)} row{'s' if len(rows) != 1 else ''}"
+    if cut:
+        footer += f"; values over {CELL_CHARS} characters end in …, --format json shows them whole"
+    lines.append(footer + ")")
     return "\n".join(lines)
 
 
@@ -274,6 +301,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
     for found in result.found:
         date = found.published.isoformat() if found.published else ""
         print(f"{found.url}\t{found.kind}\t{date}".rstrip())
+    if not result.found:
+        what = "a page" if result.kind == "html" else f"a {result.kind}"
+        print(
+            f"found nothing in {args.url}: read as {what} with no article URLs "
+            "(expected a feed, a sitemap, robots.txt or a page with article links)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -286,6 +321,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.action == "check":
+        if args.name is None:
+            print("error: name the source to check: winnow sources check NAME", file=sys.stderr)
+            return 2
         if args.name not in sources:
             print(f"error: no source named {args.name!r} (see `winnow sources`)", file=sys.stderr)
             return 2
@@ -561,11 +599,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that read a warehouse that must already be there (a typo'd path is an error,
+#: not an empty warehouse).
+READS_WAREHOUSE = frozenset({"query", "stats", "runs", "export", "compact", "duplicates"})
+
+
 def main(argv: list[str] | None = None) -> int:
     # `kill -USR1 PID` prints where every thread of a stuck winnow is, and it goes on.
     if hasattr(signal, "SIGUSR1"):  # not on Windows
         faulthandler.register(signal.SIGUSR1, all_threads=True)
     args = build_parser().parse_args(argv)
+    if args.command in READS_WAREHOUSE:
+        from warehouse.storage import missing_warehouse
+
+        missing = missing_warehouse(args.warehouse)
+        if missing:
+            print(f"error: {missing}", file=sys.stderr)
+            return 2
     return args.func(args)
 
 

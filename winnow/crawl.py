@@ -15,6 +15,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from pipeline.pool import start_forkserver
+from settings.sources import select_sources
 
 CLEAN_PIPELINE = "pipeline.item_pipelines.CleanPipeline"
 
@@ -44,7 +45,11 @@ def run_crawl(
     log_level: str | None = None,
     extra: dict | None = None,
 ) -> dict:
-    """Crawl the named sources and/or URLs into the warehouse; returns the crawl's stats."""
+    """Crawl the named sources and/or URLs into the warehouse; returns the crawl's stats.
+
+    Raises settings.sources.SourceError, before anything starts, for a sources file that
+    is not valid or a source name it does not define.
+    """
     run_id = run_id or new_run_id()
     settings = project_settings(
         WINNOW_WAREHOUSE=str(warehouse) if warehouse else None,
@@ -54,6 +59,10 @@ def run_crawl(
         LOG_LEVEL=log_level,
         **(extra or {}),
     )
+    if sources or not urls:
+        # A bad sources file or name is the caller's SourceError now, not a crawl that
+        # dies starting (the spider checks the same for `scrapy crawl`).
+        select_sources(list(sources or []), settings.get("WINNOW_SOURCES") or None)
     if settings.getwithbase("ITEM_PIPELINES").get(CLEAN_PIPELINE) is not None:
         start_forkserver()  # its warm-up runs while Scrapy starts
     process = CrawlerProcess(settings)

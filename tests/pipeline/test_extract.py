@@ -9,6 +9,7 @@ import pytest
 from pipeline.clean import Trace, clean
 from pipeline.extract import BODY_FALLBACK_WORDS, extract, parse_html
 from pipeline.page import Page
+from tests.conftest import ROOT, winnow_cmd
 from winnow.cli import _explain
 
 STATED = [
@@ -101,3 +102,14 @@ def test_explain_says_when_the_body_came_from_json_ld() -> None:
     assert trace.body_from == "json-ld"
     assert "rural villages" in record.text and "Photo: AP" not in record.text
     assert "body: the page's JSON-LD articleBody" in _explain("buses.html", record, trace)
+
+
+def test_extract_command_goes_on_past_a_missing_file_and_exits_1(tmp_path) -> None:
+    page = ROOT / "tests" / "corpus" / "01_en_breaking.html"
+    missing = tmp_path / "missing.html"
+    proc = winnow_cmd("extract", str(missing), str(page), check=False)
+    assert proc.returncode == 1
+    (line,) = proc.stdout.splitlines()
+    assert json.loads(line)["file"] == str(page) and json.loads(line)["kept"]
+    assert json.loads(proc.stderr)["file"] == str(missing)
+    assert winnow_cmd("extract", str(page)).returncode == 0

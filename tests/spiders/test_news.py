@@ -177,6 +177,38 @@ def test_invalid_sources_file_names_source_and_field(tmp_path: Path) -> None:
     assert "source 'bad': field 'feeds'" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("content", "names", "message"),
+    [
+        ('[[source]]\nname = "a"\nfeed = ["http://x.example/feed"]\n', [], "unknown field(s) feed"),
+        ('[[source]]\nname = "a"\nfeeds = "http://x.example/feed"\n', ["a"], "field 'feeds'"),
+        (
+            '[[source]]\nname = "a"\nfeeds = ["http://x.example/feed"]\n',
+            ["nosuch"],
+            "unknown source(s): nosuch",
+        ),
+        (None, [], "no such file"),
+    ],
+)
+def test_crawl_with_a_bad_sources_file_or_name_is_one_error_line(
+    tmp_path: Path, warehouse: Path, content: str | None, names: list[str], message: str
+) -> None:
+    sources = tmp_path / "sources.toml"
+    if content is not None:
+        sources.write_text(content)
+    proc = winnow_cmd(
+        "crawl", *names, "--sources-file", str(sources), "--warehouse", str(warehouse), check=False
+    )
+    assert proc.returncode == 2 and message in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not warehouse.exists() or not any(warehouse.iterdir())  # nothing started
+
+
+def test_sources_check_without_a_name(demo_sources: Path) -> None:
+    proc = winnow_cmd("sources", "check", "--sources-file", str(demo_sources), check=False)
+    assert proc.returncode == 2 and "winnow sources check NAME" in proc.stderr
+
+
 def test_discover_prints_urls_without_fetching_them(news_site, site_factory) -> None:
     site, stories = news_site
     with site_factory(site):
@@ -186,6 +218,15 @@ def test_discover_prints_urls_without_fetching_them(news_site, site_factory) -> 
         *[site.url(f"/{s.slug}/") for s in stories],
         site.url("/private/2026/11/05/secret-story/"),
     ]
+
+
+def test_discover_says_when_it_found_nothing(news_site, site_factory) -> None:
+    site, _ = news_site
+    site.routes["/notes.txt"] = lambda h: h.send_bytes(200, b"no links here", "text/plain")
+    with site_factory(site):
+        proc = winnow_cmd("discover", site.url("/notes.txt"), "--allow-private", check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "found nothing in" in proc.stderr and "read as a page" in proc.stderr
 
 
 def test_discover_refuses_private_addresses_by_default() -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from tests.conftest import ROOT, winnow_cmd
 from tests.factories import DAY, make_article, make_reject
@@ -137,9 +138,75 @@ def test_query_and_export_never_write_into_the_warehouse(warehouse: Path, tmp_pa
         str(tmp_path / "e.jsonl"),
     )
     assert _tree(warehouse) == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("query", "select count(*) from articles"),
+        ("stats",),
+        ("runs",),
+        ("export", "--format", "csv", "--output", "OUT"),
+        ("compact",),
+        ("duplicates", "http://news.example/c/1"),
+    ],
+)
+def test_reading_a_warehouse_that_is_not_there_is_an_error(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     missing = tmp_path / "no-such-warehouse"
-    out = winnow_cmd("query", "--warehouse", str(missing), "select count(*) n from articles").stdout
-    assert "0" in out and not missing.exists()
+    args = [a.replace("OUT", str(tmp_path / "out.csv")) for a in command]
+    proc = winnow_cmd(*args, "--warehouse", str(missing), check=False)
+    assert proc.returncode == 2 and f"no warehouse at {missing}" in proc.stderr
+    assert not missing.exists() and not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "1=1) TO 'EVIL' (FORMAT csv); --",
+        "1=1) TO 'EVIL' (FORMAT csv); SELECT (1",
+        "length(text) > (select count(*) from read_csv('/etc/passwd'))",
+        "lang = 'en'; COPY articles TO 'EVIL'",
+    ],
+)
+def test_export_where_is_one_condition_that_only_reads(
+    warehouse: Path, tmp_path: Path, where: str
+) -> None:
+    _fill(warehouse)
+    evil = tmp_path / "evil.csv"
+    out = tmp_path / "out.csv"
+    proc = winnow_cmd(
+        "export",
+        "--warehouse",
+        str(warehouse),
+        "--format",
+        "csv",
+        "--output",
+        str(out),
+        "--where",
+        where.replace("EVIL", str(evil)),
+        check=False,
+    )
+    assert proc.returncode == 2 and "export failed" in proc.stderr
+    assert not evil.exists() and not out.exists()
+
+
+def test_query_table_marks_cut_values_and_shows_float32_as_stored(warehouse: Path) -> None:
+    _fill(warehouse)
+    sql = (
+        "select repeat('x', 70) || 'END' as long, 'short' as s, "
+        "cast(0.9999 as float) as f, 0.25::double as d"
+    )
+    out = winnow_cmd("query", "--warehouse", str(warehouse), sql).stdout
+    _, _, row, footer = out.splitlines()
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[0] == "x" * 59 + "…" and cells[1:] == ["short", "0.9999", "0.25"]
+    assert "end in …" in footer and "--format json" in footer
+    whole = winnow_cmd("query", "--warehouse", str(warehouse), "--format", "json", sql).stdout
+    assert json.loads(whole)["long"].endswith("END")
+    empty = winnow_cmd("query", "--warehouse", str(warehouse), "  ", check=False)
+    assert empty.returncode == 2 and "no SQL given" in empty.stderr
 
 
 def test_the_readme_documents_every_column() -> None:
