@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from pipeline.config import DEFAULT_CONFIG, CleanConfig
-from pipeline.decode import UndecodableError, decode_html
+from pipeline.decode import UndecodableError, decode_html, wide_text
 from pipeline.extract import MAX_DEPTH, Extraction, cut_by_depth, extract, parse_html
 from pipeline.fingerprints import add_fingerprints, content_hash
 from pipeline.language import Guess, detect_language
@@ -74,10 +74,13 @@ class Trace:
         self._mark = now
 
 
-def looks_binary(body: bytes) -> bool:
-    """True for bodies that are a known binary format or hold NUL bytes near the start."""
+def looks_binary(body: bytes, content_type: str = "") -> bool:
+    """True for bodies that are a known binary format or hold NUL bytes near the start
+    (unless they are UTF-16/32 text, by BOM or Content-Type)."""
     head = body[:1024].lstrip()
-    return head.startswith(BINARY_MAGIC) or b"\x00" in body[:1024]
+    if head.startswith(BINARY_MAGIC):
+        return True
+    return b"\x00" in body[:1024] and wide_text(body, content_type) is None
 
 
 def _canonical(page: Page, found: Extraction) -> str:
@@ -101,7 +104,7 @@ def clean(page: Page, config: CleanConfig = DEFAULT_CONFIG, trace: Trace | None 
         return reject_page(page, "not_html", f"Content-Type {page.content_type}")
     if not page.body.strip():
         return reject_page(page, "empty", "empty body")
-    if looks_binary(page.body):
+    if looks_binary(page.body, page.headers.get("content-type", "")):
         return reject_page(
             page, "not_html", f"binary body served as {page.content_type or 'no type'}"
         )

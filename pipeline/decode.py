@@ -63,14 +63,30 @@ def _codec(name: str) -> str | None:
 def declared_charsets(body: bytes, content_type: str) -> list[str]:
     """Charsets the response claims: header first, then the first <meta> in the head."""
     found = []
-    match = _HEADER_CHARSET.search(content_type or "")
-    if match and (name := _codec(match.group(1))):
+    if name := _header_charset(content_type):
         found.append(name)
     match = _META_CHARSET.search(body[:4096])
     if match and (name := _codec(match.group(1).decode("ascii", "ignore"))):
         # A <meta> readable as ASCII cannot truly be UTF-16/32 (the HTML standard's rule).
         found.append("utf-8" if name.startswith(("utf-16", "utf-32")) else name)
     return found
+
+
+def _header_charset(content_type: str) -> str | None:
+    match = _HEADER_CHARSET.search(content_type or "")
+    return _codec(match.group(1)) if match else None
+
+
+def wide_text(body: bytes, content_type: str = "") -> str | None:
+    """The UTF-16/32 codec a body is in, by its BOM or its Content-Type, else None.
+
+    Such a body is full of NUL bytes that are text, not a sign of a binary file.
+    """
+    for bom, name in _BOMS:
+        if name.startswith("utf-16") and body.startswith(bom):
+            return name
+    name = _header_charset(content_type)
+    return name if name and name.startswith(("utf-16", "utf-32")) else None
 
 
 def garble(text: str) -> float:
@@ -97,6 +113,8 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
     for bom, name in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(name, errors="replace"), name
+    if wide := wide_text(body, content_type):  # UTF-16 ASCII is valid UTF-8, with NULs
+        return body.decode(wide, errors="replace"), wide
     try:
         return body.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

@@ -125,6 +125,28 @@ def test_wrong_or_missing_charsets_still_give_the_right_text(
     assert (record.lang, record.word_count) == (truth.lang, truth.word_count)
 
 
+@pytest.mark.parametrize(
+    ("bom", "encoding", "header"),
+    [
+        (codecs.BOM_UTF16_LE, "utf-16-le", "text/html"),
+        (codecs.BOM_UTF16_BE, "utf-16-be", "text/html"),
+        (b"", "utf-16-le", "text/html; charset=UTF-16LE"),
+        (b"", "utf-16-be", "text/html; charset=utf-16be"),
+    ],
+    ids=["bom_le", "bom_be", "header_le", "header_be"],
+)
+def test_utf16_pages_are_text_not_binary(bom: bytes, encoding: str, header: str) -> None:
+    # Their NUL bytes are text: the BOM or the declared charset says so.
+    truth = clean(fetched(page_html("fr").encode("utf-8")))
+    record = clean(fetched(bom + page_html("fr", meta=None).encode(encoding), header))
+    assert isinstance(record, Article), record
+    assert (record.text, record.title) == (truth.text, truth.title)
+
+
+def test_nul_bytes_in_a_page_declared_utf8_still_mean_binary() -> None:
+    assert reject_of(fetched(page_html("fr").encode("utf-16-le"))).reason == "not_html"
+
+
 def test_a_few_bad_bytes_in_a_utf8_page_cost_only_those_bytes() -> None:
     good = page_html("ru").encode("utf-8")
     first = story("ru").paragraphs[0].encode("utf-8")
