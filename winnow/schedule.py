@@ -349,6 +349,8 @@ class Scheduler:
     history: dict[str, list[Run]] = field(default_factory=dict)
     running: dict[str, Launch] = field(default_factory=dict)
     finished: list[Run] = field(default_factory=list)
+    #: Runs this scheduler's shutdown killed (after --grace, or a second signal).
+    stopped_at_once: set[str] = field(default_factory=set)
     _sources_stamp: tuple | None = None
 
     # state ----------------------------------------------------------------------------------
@@ -443,8 +445,12 @@ class Scheduler:
     def record(self, launch: Launch, why: str) -> None:
         """Take the run's own row, or write a `failed` one with the reason when it left none."""
         rows = [r for r in find_run(self.warehouse, launch.run_id) if r.source == launch.source]
-        if not rows:
-            rows = [self._write_failed(launch, why)]
+        if not rows and launch.run_id in self.stopped_at_once:
+            # killed by this scheduler's own shutdown: a stop asked for, not a failure
+            why = f"stopped by the scheduler's shutdown before it wrote its row ({why})"
+            rows = [self._write_row(launch, "interrupted", why)]
+        elif not rows:
+            rows = [self._write_row(launch, "failed", why)]
         runs = self.history.setdefault(launch.source, [])
         known = {r.run_id for r in runs}  # a run that ended while no scheduler ran is loaded
         for run in rows:
@@ -469,7 +475,7 @@ class Scheduler:
                 after,
             )
 
-    def _write_failed(self, launch: Launch, why: str) -> Run:
+    def _write_row(self, launch: Launch, status: str, why: str) -> Run:
         started, ended = launch.started, self.clock()
         writer = WarehouseWriter(self.warehouse, launch.run_id)
         writer.add_run(
@@ -478,7 +484,7 @@ class Scheduler:
                 sources=[launch.source],
                 started_at=started,
                 ended_at=ended,
-                status="failed",
+                status=status,
                 counters={"errors": 1},
                 host=socket.gethostname(),
                 pid=launch.pid or os.getpid(),
@@ -487,7 +493,7 @@ class Scheduler:
             )
         )
         writer.close()
-        return Run(launch.run_id, launch.source, started, ended, "failed", errors=1, detail=why)
+        return Run(launch.run_id, launch.source, started, ended, status, errors=1, detail=why)
 
     def room(self) -> int:
         return max(0, self.max_parallel - len(self.running))
@@ -547,6 +553,7 @@ class Scheduler:
             time.sleep(0.2)
             self.collect()
         for launch in list(self.running.values()):
+            self.stopped_at_once.add(launch.run_id)
             self.runner.stop(launch, force=True)
         deadline = time.monotonic() + 10
         while self.running and time.monotonic() < deadline:

@@ -306,6 +306,27 @@ def test_sigterm_lets_a_running_crawl_stop_cleanly(
     assert read_json(warehouse, "schedule.json") == {"running": []}
 
 
+def test_a_crawl_the_shutdown_kills_is_interrupted_not_failed(
+    tmp_path: Path, warehouse: Path, site_factory
+) -> None:
+    site, _ = slow_site(tmp_path / "slow")
+    with site_factory(site):
+        sources = write_sources(
+            tmp_path / "sources.toml", slow={"feeds": [site.url("/feed.xml")], "interval": "1h"}
+        )
+        # no grace: the shutdown kills the crawl before it can write its own row
+        proc, log = start_scheduler(warehouse, sources, tmp_path, "--grace", "0")
+        wait_for(lambda: any(p.startswith("/2026/") for p in site.hits), proc, log)
+        assert stop(proc) == 0
+    (row,) = load_history(warehouse)["slow"]
+    assert row.status == "interrupted", row
+    assert "stopped by the scheduler's shutdown" in row.detail
+    plan = winnow_cmd(
+        "schedule", "--plan", "--warehouse", str(warehouse), "--sources-file", str(sources)
+    ).stdout
+    assert "failure" not in plan
+
+
 def test_a_restarted_scheduler_waits_for_the_crawl_that_outlived_it(
     tmp_path: Path, warehouse: Path, site_factory
 ) -> None:
