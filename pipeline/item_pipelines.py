@@ -30,7 +30,7 @@ from pipeline.fingerprints import content_hash
 from pipeline.page import Page
 from pipeline.pool import CleaningPool
 from pipeline.quality import count_words
-from pipeline.record import Article, Reject
+from pipeline.record import Article, Record, Reject
 from pipeline.templates import SiteTemplates, TemplateHold, strip_template_lines
 from warehouse import schema
 from warehouse.state import read_json, write_json
@@ -178,12 +178,19 @@ class DuplicatePipeline:
         if nextcall is not None:
             nextcall.schedule()
 
+    def drain(self) -> list[Record]:
+        """Decide what is held now, for a crawl stopped before it went idle (shutdown,
+        CLOSESPIDER_*): WarehousePipeline writes these with the run, in its counters."""
+        records, self.held = (self.index.decide(self.held) if self.held else []), []
+        return records
+
     def close_spider(self) -> None:
         timer = getattr(self, "_idle_timer", None)
         if timer is not None and timer.running:
             timer.stop()
         if self.held:
-            # Stopped before going idle (shutdown, CLOSESPIDER_*): the writer has closed.
+            # Stopped before going idle, and no WarehousePipeline drained them (see
+            # `drain`): the run's writer has closed.
             records = self.index.decide(self.held)
             self.held = []
             writer = WarehouseWriter(self.warehouse, self.crawler.spider.run_id)
@@ -332,9 +339,20 @@ class WarehousePipeline:
             self.counters["rejects"] += 1
             self.reasons[record.reason] += 1
 
+    def _drain_upstream(self) -> None:
+        """Write what the pipelines before this one still hold (the duplicate hold of a
+        crawl stopped early), so the run's row counts every row it wrote."""
+        engine = self.crawler.engine
+        itemproc = getattr(getattr(engine, "scraper", None), "itemproc", None)
+        for pipeline in getattr(itemproc, "middlewares", ()):
+            if pipeline is not self and hasattr(pipeline, "drain"):
+                for record in pipeline.drain():
+                    self.process_item(record)
+
     def close_spider(self) -> None:
         if self._timer is not None and self._timer.running:
             self._timer.stop()
+        self._drain_upstream()
         for held in self.templates.drain():
             self._write(self._strip_templates(held))
         try:

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from pebble import ProcessExpired, ProcessPool
@@ -50,6 +51,13 @@ WATCH_SECONDS = 1.0
 #: Seconds the workers may take to start (they take about half a second); pages wait
 #: for them meanwhile, so a start that never ends must not leave them waiting for ever.
 START_SECONDS = 120.0
+
+
+#: Why workers most often exit at once: each re-runs the script that started the crawl.
+MAIN_GUARD_HINT = (
+    " (a script that starts a crawl must do so under `if __name__ == '__main__':`,"
+    " or each worker runs it again: see Python's multiprocessing guidelines)"
+)
 
 
 def _worker_init() -> None:
@@ -231,6 +239,8 @@ class CleaningPool:
         except Exception as exc:
             self._started = True
             why = f"the cleaning workers cannot start: {type(exc).__name__}: {exc}"
+            if isinstance(exc, BrokenProcessPool):  # they exited before saying why
+                why += MAIN_GUARD_HINT
             self.failure = self.failure or why
         else:
             self._started = True

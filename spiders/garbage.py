@@ -49,3 +49,11 @@ class GarbageCollection:
             gc.unfreeze()
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
+
+
+def restore(crawler) -> None:
+    """Python's usual collection back after a crawl whose engine never said it stopped:
+    a forced shutdown (a second Ctrl-C) stops the reactor without `engine_stopped`."""
+    for extension in getattr(crawler.extensions, "middlewares", ()):
+        if isinstance(extension, GarbageCollection):
+            extension.engine_stopped()

@@ -16,8 +16,10 @@ from scrapy.utils.project import get_project_settings
 
 from pipeline.pool import start_forkserver
 from settings.sources import select_sources
+from spiders.garbage import restore as restore_gc
 
 CLEAN_PIPELINE = "pipeline.item_pipelines.CleanPipeline"
+_crawled = False  # see run_crawl
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -50,6 +52,12 @@ def run_crawl(
     Raises settings.sources.SourceError, before anything starts, for a sources file that
     is not valid or a source name it does not define.
     """
+    global _crawled
+    if _crawled:
+        raise RuntimeError(
+            "run_crawl runs once per process: Twisted's reactor cannot be started again. "
+            "Run each crawl in a process of its own (`winnow crawl`, or subprocess)."
+        )
     run_id = run_id or new_run_id()
     settings = project_settings(
         WINNOW_WAREHOUSE=str(warehouse) if warehouse else None,
@@ -73,7 +81,11 @@ def run_crawl(
     process.crawl(
         crawler, sources=",".join(sources or []), urls=",".join(urls or []), run_id=run_id
     )
+    _crawled = True
     process.start()
+    restore_gc(crawler)
     stats = dict(crawler.stats.get_stats() or {})
-    stats["run_id"] = run_id
+    # A crawl resumed from a JOBDIR keeps the run id it started with (spiders/news.py).
+    spider = getattr(crawler, "spider", None)
+    stats["run_id"] = getattr(spider, "run_id", None) or run_id
     return stats

@@ -50,7 +50,7 @@ def crash_site():
     return hostile_site("crash", {**routes, "/sitemap.xml": sitemap_of(articles)}), articles
 
 
-def start(site, warehouse: Path, jobdir: Path) -> subprocess.Popen:
+def start(site, warehouse: Path, jobdir: Path, **env_extra: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "WINNOW_LOG_LEVEL": "WARNING",
@@ -58,6 +58,7 @@ def start(site, warehouse: Path, jobdir: Path) -> subprocess.Popen:
         "WINNOW_PER_DOMAIN": "2",
         "WINNOW_FLUSH_ROWS": "3",
         "WINNOW_FLUSH_SECONDS": "0.5",
+        **env_extra,
     }
     args = ["crawl", "--url", site.url("/sitemap.xml"), "--allow-private"]
     args += ["--warehouse", str(warehouse), "--jobdir", str(jobdir)]
@@ -118,3 +119,66 @@ def test_sigkill_at_random_points_then_resume_leaves_one_row_per_page(
     assert sorted(p for p, _ in rows) == sorted(articles)
     assert killed == KILLS  # every kill landed mid-crawl...
     assert seen_files == sorted(seen_files) and seen_files[0] > 0  # ...after files were written
+
+
+#: Articles stay held for the duplicate check until the crawl ends or is stopped.
+HOLD_ALL = {"WINNOW_DUPLICATE_HOLD_SECONDS": "600"}
+
+
+def interrupt(proc: subprocess.Popen, warehouse: Path, times: int) -> tuple[str, str]:
+    """Ctrl-C at a terminal (`times` times): SIGINT to the crawl's process group."""
+    while proc.poll() is None and visible(warehouse) < 2:  # some rejects written
+        time.sleep(0.01)
+    time.sleep(0.5)  # and some articles held
+    for _ in range(times):
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+    return proc.communicate(timeout=120)
+
+
+def test_ctrl_c_writes_the_held_articles_and_counts_them_in_the_run_row(
+    site_factory, warehouse: Path, tmp_path: Path
+) -> None:
+    site, articles = crash_site()
+    with site_factory(site):
+        proc = start(site, warehouse, tmp_path / "job", **HOLD_ALL)
+        _out, err = interrupt(proc, warehouse, 1)
+    assert proc.returncode == 1, err[-3000:]
+    ((status, pages, kept, rejected),) = table(
+        warehouse, "select status, pages_fetched, articles, rejects from runs"
+    )
+    written = table(warehouse, "select count(*) from articles")[0][0]
+    assert written > 0 and status == "interrupted"
+    assert (kept, rejected) == (written, table(warehouse, "select count(*) from rejects")[0][0])
+    assert pages == kept + rejected < len(articles)
+    assert "not in the run's counters" not in err
+
+
+def test_a_second_ctrl_c_stops_at_once_and_says_what_was_not_written(
+    site_factory, warehouse: Path, tmp_path: Path
+) -> None:
+    site, _ = crash_site()
+    with site_factory(site):
+        proc = start(site, warehouse, tmp_path / "job", **HOLD_ALL)
+        out, err = interrupt(proc, warehouse, 2)
+    assert proc.returncode == 1, err[-3000:]
+    assert "stopped at once" in err and "no `runs` row" in err
+    assert "nanobind" not in err and "pages fetched" not in out
+
+
+def test_a_resumed_crawl_reports_the_run_it_resumed(
+    site_factory, warehouse: Path, tmp_path: Path
+) -> None:
+    site, _ = crash_site()
+    jobdir = tmp_path / "job"
+    with site_factory(site):
+        proc = start(site, warehouse, jobdir)
+        while proc.poll() is None and visible(warehouse) < 2:
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        proc = start(site, warehouse, jobdir)
+        out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err[-3000:]
+    (run_id,) = {r for (r,) in table(warehouse, "select run_id from rejects")}
+    assert f"(run {run_id})" in out
