@@ -55,7 +55,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if stats.get("winnow/warehouse_error"):
         print(f"error: the crawl stopped: {stats['winnow/warehouse_error']}", file=sys.stderr)
         return 1
-    if "winnow/run_status" not in stats:  # its pipelines never closed: a forced shutdown
+    if "finish_reason" not in stats:  # the spider never closed: a forced shutdown
         print(
             "error: the crawl was stopped at once (a second Ctrl-C or SIGTERM): no `runs` row "
             "was written, and articles it held for the duplicate check were not; the next "
