@@ -288,17 +288,24 @@ def slow_site(root: Path, pages: int = 40) -> tuple[Site, list[Story]]:
     return Site("slow", root, routes={f"/{s.slug}/": slow(s.slug) for s in stories}), stories
 
 
-def test_sigterm_lets_a_running_crawl_stop_cleanly(
-    tmp_path: Path, warehouse: Path, site_factory
-) -> None:
+def stop_mid_crawl(tmp_path: Path, warehouse: Path, site_factory, *extra: str):
+    """Schedule the slow site, SIGTERM the scheduler once its crawl fetches articles;
+    returns the site's stories, the sources file and the scheduler's log."""
     site, stories = slow_site(tmp_path / "slow")
     with site_factory(site):
         sources = write_sources(
             tmp_path / "sources.toml", slow={"feeds": [site.url("/feed.xml")], "interval": "1h"}
         )
-        proc, log = start_scheduler(warehouse, sources, tmp_path)
+        proc, log = start_scheduler(warehouse, sources, tmp_path, *extra)
         wait_for(lambda: any(p.startswith("/2026/") for p in site.hits), proc, log)
         assert stop(proc) == 0
+    return stories, sources, log
+
+
+def test_sigterm_lets_a_running_crawl_stop_cleanly(
+    tmp_path: Path, warehouse: Path, site_factory
+) -> None:
+    stories, _, log = stop_mid_crawl(tmp_path, warehouse, site_factory)
     (row,) = load_history(warehouse)["slow"]
     assert row.status == "interrupted"  # written by the crawl itself as it stopped
     assert row.pages < len(stories)
@@ -309,15 +316,8 @@ def test_sigterm_lets_a_running_crawl_stop_cleanly(
 def test_a_crawl_the_shutdown_kills_is_interrupted_not_failed(
     tmp_path: Path, warehouse: Path, site_factory
 ) -> None:
-    site, _ = slow_site(tmp_path / "slow")
-    with site_factory(site):
-        sources = write_sources(
-            tmp_path / "sources.toml", slow={"feeds": [site.url("/feed.xml")], "interval": "1h"}
-        )
-        # no grace: the shutdown kills the crawl before it can write its own row
-        proc, log = start_scheduler(warehouse, sources, tmp_path, "--grace", "0")
-        wait_for(lambda: any(p.startswith("/2026/") for p in site.hits), proc, log)
-        assert stop(proc) == 0
+    # no grace: the shutdown kills the crawl before it can write its own row
+    _, sources, _ = stop_mid_crawl(tmp_path, warehouse, site_factory, "--grace", "0")
     (row,) = load_history(warehouse)["slow"]
     assert row.status == "interrupted", row
     assert "stopped by the scheduler's shutdown" in row.detail
