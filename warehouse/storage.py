@@ -50,8 +50,16 @@ class Root:
         return f"s3://{path}"
 
 
+class MissingWarehouse(FileNotFoundError):
+    """A reader was given a local warehouse path that is not there (see `missing_warehouse`)."""
+
+
 def open_root(uri: str | os.PathLike[str], create: bool = True) -> Root:
-    """Resolve a warehouse root; local paths are made absolute (and created, for writers)."""
+    """Resolve a warehouse root; local paths are made absolute (and created, for writers).
+
+    A reader (`create=False`) gets MissingWarehouse for a local path that is not a
+    directory: a typo'd path is an error, not an empty warehouse.
+    """
     text = str(uri)
     if text.startswith("s3://"):
         bucket_path = text[len("s3://") :].rstrip("/")
@@ -70,6 +78,8 @@ def open_root(uri: str | os.PathLike[str], create: bool = True) -> Root:
     path = Path(text).expanduser().resolve()
     if create:
         path.mkdir(parents=True, exist_ok=True)
+    elif missing := missing_warehouse(text):
+        raise MissingWarehouse(missing)
     return Root(pafs.LocalFileSystem(), path.as_posix(), path.as_posix())
 
 

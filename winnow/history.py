@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from warehouse.query import connect
+from warehouse.storage import missing_warehouse
 
 _COLUMNS = (
     "run_id, source, epoch_us(started_at), epoch_us(ended_at), status, pages_fetched, "
@@ -49,6 +50,8 @@ def _time(us: int | None) -> datetime | None:
 
 
 def _query(warehouse: str | Path, where: str = "", params: list | None = None) -> list[Run]:
+    if missing_warehouse(warehouse):
+        return []  # no crawl has created it yet: no runs
     con = connect(str(warehouse))
     rows = con.execute(
         f"SELECT {_COLUMNS} FROM (SELECT *, unnest(sources) AS source FROM runs) {where} "

@@ -348,3 +348,10 @@ def test_a_restarted_scheduler_waits_for_the_crawl_that_outlived_it(
     assert (row.run_id, row.status) == (in_flight["run_id"], "ok")
     assert {site.hits[f"/{s.slug}/"] for s in stories} == {1}
     assert read_json(warehouse, "schedule.json") == {"running": []}
+
+
+def test_history_of_a_warehouse_no_crawl_has_created_yet_is_empty(tmp_path: Path) -> None:
+    # the scheduler's first look, before its first crawl has written anything
+    assert load_history(tmp_path / "wh") == {}
+    assert find_run(tmp_path / "wh", "run-1") == []
+    assert not (tmp_path / "wh").exists()

@@ -9,11 +9,13 @@ import duckdb
 import polars as pl
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 
 from tests.factories import DAY, make_article, make_reject
 from tests.warehouse.old_schema import NEW_COLUMNS, write_old_schema_file
 from warehouse import schema
 from warehouse.query import connect, dataset, files_read
+from warehouse.storage import MissingWarehouse
 from warehouse.writer import WarehouseWriter
 
 
@@ -116,3 +118,18 @@ def test_a_query_on_one_date_reads_only_that_dates_files(warehouse: Path) -> Non
         dataset(warehouse).get_fragments(filter=ds.field("date") == DAY.date() + timedelta(days=1))
     )
     assert sorted(Path(f.path) for f in fragments) == sorted(one_day)
+
+
+def test_a_warehouse_path_that_is_not_there_is_an_error_not_an_empty_warehouse(
+    tmp_path: Path,
+) -> None:
+    typo = tmp_path / "warehuose"
+    with pytest.raises(MissingWarehouse, match="no warehouse at"):
+        connect(typo)
+    with pytest.raises(MissingWarehouse, match="no warehouse at"):
+        dataset(typo)
+    assert not typo.exists()  # a reader never creates it
+    file = tmp_path / "a-file"
+    file.write_text("")
+    with pytest.raises(MissingWarehouse, match="is not a directory"):
+        connect(file)
