@@ -459,8 +459,7 @@ class Scheduler:
             self.finished.append(run)
         run = rows[-1]
         source = self.sources.get(launch.source)
-        when, reason = next_due(source, runs, self.max_backoff) if source else (None, "")
-        after = f"; next {when:%H:%M:%S} UTC ({reason})" if when else ""
+        after = self.next_note(source, runs)
         if run.failed:
             log.warning("%s: run %s failed: %s%s", launch.source, run.run_id, run.detail, after)
         else:
@@ -564,6 +563,15 @@ class Scheduler:
                 "%s: run %s (pid %s) would not stop", launch.source, launch.run_id, launch.pid
             )
         self.save()
+
+    def next_note(self, source: Source | None, runs: list[Run]) -> str:
+        """'; next ...' for a finished run's log line: none once this scheduler stops."""
+        if source is None or self.stop_event.is_set():
+            return ""
+        when, reason = next_due(source, runs, self.max_backoff)
+        if when is None or when <= self.clock():
+            return f"; next due now ({reason})"
+        return f"; next {when:%H:%M:%S} UTC ({reason})"
 
     def describe(self) -> str:
         """The plan as text: when each source is next due and why."""

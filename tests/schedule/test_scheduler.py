@@ -355,3 +355,18 @@ def test_history_of_a_warehouse_no_crawl_has_created_yet_is_empty(tmp_path: Path
     assert load_history(tmp_path / "wh") == {}
     assert find_run(tmp_path / "wh", "run-1") == []
     assert not (tmp_path / "wh").exists()
+
+
+def test_a_finished_runs_log_line_says_due_now_for_a_past_time_and_nothing_once_stopping(
+    tmp_path: Path,
+) -> None:
+    hourly = source(interval="1h")
+    runner = LocalRunner(str(tmp_path / "wh"), tmp_path / "logs")
+    scheduler = Scheduler(str(tmp_path / "wh"), runner, clock=lambda: NOW)
+    assert scheduler.next_note(hourly, [run(NOW)]) == "; next 13:00:00 UTC (every 1h)"
+    # a run that lasted longer than its interval: due again at once, not at a time gone by
+    assert (
+        scheduler.next_note(hourly, [run(NOW - timedelta(hours=2))]) == "; next due now (every 1h)"
+    )
+    scheduler.request_stop()  # a stopping scheduler starts nothing next
+    assert scheduler.next_note(hourly, [run(NOW)]) == ""
