@@ -16,7 +16,7 @@ from warehouse.storage import missing_warehouse
 
 _COLUMNS = (
     "run_id, source, epoch_us(started_at), epoch_us(ended_at), status, pages_fetched, "
-    "articles, rejects, errors, error_detail, runner"
+    "articles, rejects, errors, error_detail, runner, len(sources)"
 )
 
 
@@ -35,6 +35,8 @@ class Run:
     errors: int = 0
     detail: str | None = None
     runner: str | None = None
+    #: Sources the run crawled: above 1, the counts are the whole run's, shared by them.
+    sources: int = 1
 
     @property
     def failed(self) -> bool:
@@ -71,6 +73,7 @@ def _query(warehouse: str | Path, where: str = "", params: list | None = None) -
             errors=r[8] or 0,
             detail=r[9],
             runner=r[10],
+            sources=r[11] or 1,
         )
         for r in rows
         if r[2] is not None
@@ -133,7 +136,7 @@ def format_history(history: dict[str, list[Run]], limit: int = 5) -> str:
                     str(run.articles),
                     str(run.rejects),
                     str(run.errors),
-                    run.run_id,
+                    run.run_id + ("" if run.sources < 2 else f" *{run.sources}"),
                 )
             )
             details.append(run.detail if run.status != "ok" and run.detail else "")
@@ -144,4 +147,6 @@ def format_history(history: dict[str, list[Run]], limit: int = 5) -> str:
             if k and details[k - 1]:
                 out.append(f"      why: {details[k - 1]}")
         out.append("")
+    if any(r.sources > 1 for runs in history.values() for r in runs[-limit:]):
+        out.append("*N: a run over N sources; its counts are the whole run's, under each source.")
     return "\n".join(out).rstrip()

@@ -22,7 +22,7 @@ from warehouse import schema
 from warehouse.state import read_json
 from warehouse.writer import WarehouseWriter
 from winnow.demo.server import Site
-from winnow.history import Run, find_run, load_history
+from winnow.history import Run, find_run, format_history, load_history
 from winnow.schedule import LocalRunner, Scheduler, log_reason, next_due
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -370,3 +370,23 @@ def test_a_finished_runs_log_line_says_due_now_for_a_past_time_and_nothing_once_
     )
     scheduler.request_stop()  # a stopping scheduler starts nothing next
     assert scheduler.next_note(hourly, [run(NOW)]) == ""
+
+
+def test_runs_marks_the_counts_of_a_run_over_several_sources_as_that_runs_totals(
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "wh"
+    writer = WarehouseWriter(str(warehouse), "both")
+    counts = {"pages": 12, "articles": 10}
+    writer.add_run(schema.run_row("both", ["alpha", "beta"], NOW, NOW, "ok", counts, "h", 1))
+    writer.add_run(schema.run_row("solo", ["alpha"], NOW, NOW, "ok", {"pages": 3}, "h", 1))
+    writer.close()
+    history = load_history(warehouse)
+    assert [(r.run_id, r.sources) for r in history["alpha"]] == [("both", 2), ("solo", 1)]
+    out = format_history(history)
+    assert out.count("both *2") == 2  # under alpha and under beta
+    assert "solo *" not in out
+    assert out.endswith(
+        "*N: a run over N sources; its counts are the whole run's, under each source."
+    )
+    assert "*N" not in format_history({"alpha": history["alpha"][1:]})
