@@ -89,6 +89,8 @@ SPUN_COPY = 0.5
 MERGE_EVERY = 4096
 #: ... and their LSH entries leave the (40 times larger per entry) dict this often.
 FOLD_EVERY = 128
+#: Candidate pairs compared at once when a batch is judged (`_BandIndex.best_many`).
+BEST_CHUNK = 200_000
 #: Where the index lives, relative to the warehouse root.
 INDEX_DIR = "_index/duplicates"
 #: More segment files than this and `save` merges them into one.
@@ -201,16 +203,25 @@ class _KeyIndex:
         order = np.argsort(keys, kind="stable")
         self.keys, self.rows = keys[order], rows[order]
 
-    def get(self, key: int) -> int | None:
-        i = int(np.searchsorted(self.keys, np.uint64(key)))
-        if i < len(self.keys) and int(self.keys[i]) == key:
-            return int(self.rows[i])
-        return self.pending.get(key)
+    def get_many(self, keys: list[int]) -> list[int]:
+        """The first row of each key, -1 for a key not in the index."""
+        rows = [-1] * len(keys)
+        if len(self.keys):
+            wanted = np.asarray(keys, np.uint64)
+            i = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+            found = np.where(self.keys[i] == wanted, self.rows[i].astype(np.int64), -1)
+            rows = found.tolist()
+        if self.pending:
+            rows = [
+                self.pending.get(k, -1) if r < 0 else r for k, r in zip(keys, rows, strict=True)
+            ]
+        return rows
 
-    def add(self, key: int, row: int) -> None:
-        if self.get(key) is not None:
-            return
-        self.pending[key] = row
+    def add_many(self, keys: list[int], rows: list[int]) -> None:
+        """Add keys with their rows; a key the index has keeps its first row."""
+        for key, row, known in zip(keys, rows, self.get_many(keys), strict=True):
+            if known < 0:
+                self.pending.setdefault(key, row)
         if len(self.pending) >= MERGE_EVERY:
             self.merge()
 
@@ -266,6 +277,73 @@ class _BandIndex:
             if self._recent_rows >= MERGE_EVERY:
                 self.merge()
 
+    def add_many(self, rows: np.ndarray, sigs: np.ndarray) -> None:
+        """Add several rows at once: a few as `add` does, many straight into `recent`."""
+        if len(rows) < FOLD_EVERY:
+            for row, sig in zip(rows.tolist(), sigs, strict=True):
+                self.add(row, sig)
+            return
+        packed = (self.prefixes(sigs) | rows.astype(np.uint64)[:, None]).ravel()
+        packed.sort()
+        self.recent = _merge_sorted(self.recent, packed)
+        self._recent_rows += len(rows)
+        if self._recent_rows >= MERGE_EVERY:
+            self.merge()
+
+    def best_many(
+        self, prefixes: np.ndarray, store: np.ndarray, sigs: np.ndarray
+    ) -> tuple[list[int], list[float]]:
+        """For each of n signatures (with their (n, bands) `prefixes`), the kept row most
+        similar to it among those sharing a band (the earliest of equals; -1: none) and
+        the estimated similarity. `store` holds the kept rows' signatures."""
+        n = len(prefixes)
+        best_rows = np.full(n, -1, np.int64)
+        best_sims = np.zeros(n)
+        flat = prefixes.ravel()
+        owner = np.repeat(np.arange(n), self.bands)
+        ranges = []
+        for level in (self.packed, self.recent):
+            if len(level):
+                lo = np.searchsorted(level, flat, side="left")
+                hi = np.searchsorted(level, flat | _ROW_MASK, side="right")
+                ranges.append((level, lo, hi - lo))
+        if not ranges and not self.pending:
+            return best_rows.tolist(), best_sims.tolist()
+        # Candidates are compared a chunk of signatures at a time, so that a band shared
+        # by very many kept rows does not make one huge comparison.
+        per_owner = np.zeros(n, np.int64)
+        for _, _, count in ranges:
+            per_owner += count.reshape(n, self.bands).sum(axis=1)
+        start = 0
+        while start < n:
+            stop = start + max(1, int(np.searchsorted(np.cumsum(per_owner[start:]), BEST_CHUNK)))
+            rows, owners = [], []
+            part = slice(start * self.bands, stop * self.bands)
+            for level, lo, count in ranges:
+                hit = np.flatnonzero(count[part]) + part.start
+                if len(hit):
+                    c = count[hit]
+                    offsets = np.arange(c.sum()) - np.repeat(np.cumsum(c) - c, c)
+                    rows.append(
+                        (level[np.repeat(lo[hit], c) + offsets] & _ROW_MASK).astype(np.int64)
+                    )
+                    owners.append(np.repeat(owner[hit], c))
+            for k, prefix in enumerate(flat[part].tolist()):  # the dict: at most FOLD_EVERY rows
+                got = self.pending.get(prefix)
+                if got:
+                    rows.append(np.asarray(got, np.int64))
+                    owners.append(np.full(len(got), owner[part.start + k]))
+            if rows:
+                rows_, owners_ = np.concatenate(rows), np.concatenate(owners)
+                sims = estimate(np.mean(store[rows_] == sigs[owners_], axis=1))
+                order = np.lexsort((rows_, -sims, owners_))
+                ranked = owners_[order]
+                first = order[np.r_[True, ranked[1:] != ranked[:-1]]]
+                best_rows[owners_[first]] = rows_[first]
+                best_sims[owners_[first]] = sims[first]
+            start = stop
+        return best_rows.tolist(), best_sims.tolist()
+
     def _fold(self) -> None:
         """Move the dict's entries into the sorted `recent` array."""
         if not self.pending:
@@ -285,20 +363,181 @@ class _BandIndex:
             self.packed = _merge_sorted(self.packed, self.recent)
         self.recent, self._recent_rows = np.empty(0, np.uint64), 0
 
-    def candidates(self, sig: np.ndarray) -> np.ndarray:
-        """Rows sharing at least one band with `sig`, ascending."""
-        prefixes = self.prefixes(sig[None, :])[0]
-        found = _rows_with(self.packed, prefixes) + _rows_with(self.recent, prefixes)
-        if self.pending:
-            extra = [r for p in prefixes.tolist() for r in self.pending.get(p, ())]
-            if extra:
-                found.append(np.asarray(extra, np.uint64))
-        if not found:
-            return np.empty(0, np.int64)
-        return np.unique(np.concatenate(found)).astype(np.int64)
-
     def nbytes(self) -> int:
         return self.packed.nbytes + self.recent.nbytes + 100 * self.bands * self._pending_rows
+
+
+class _Batch:
+    """Articles being judged together, in order, against the index and each other.
+
+    What the index held before the batch is looked up for every article at once: its
+    URL and text keys, and its most similar LSH candidate (`_BandIndex.best_many`). The
+    batch's own keepers get rows from `len(index)` on, in the order they are kept, and
+    sit in dicts until `commit` adds them to the index in one go: a later article of
+    the batch is judged against both, so the verdicts are those of judging the
+    articles one by one.
+    """
+
+    def __init__(self, index: DuplicateIndex, articles: list[Article], judge: bool = True) -> None:
+        for article in articles:
+            if article.minhash is None:
+                add_fingerprints(article)
+        self.index, self.articles = index, articles
+        n = len(articles)
+        self.urls = [url_key(a.canonical_url) for a in articles]
+        self.contents = [content_key(a.content_hash) for a in articles]
+        joined = b"".join(a.minhash for a in articles)
+        self.minhash = np.frombuffer(joined, np.uint8).reshape(n, MINHASH_PERM)
+        self.has_skeleton = [a.skeleton_hash is not None for a in articles]
+        empty = bytes(SKELETON_PERM)
+        joined = b"".join(a.skeleton_hash or empty for a in articles)
+        self.skeleton = np.frombuffer(joined, np.uint8).reshape(n, SKELETON_PERM)
+
+        self.url_rows = index.urls.get_many(self.urls) if judge else [-1] * n
+        self.content_rows = index.contents.get_many(self.contents) if judge else [-1] * n
+        near_keys = index.near.prefixes(self.minhash)
+        spun_keys = index.spun.prefixes(self.skeleton)
+        self.near_keys, self.spun_keys = near_keys.tolist(), spun_keys.tolist()
+        # an article the index has by URL or text is that copy: no similarity to find
+        new = [
+            judge and u < 0 and c < 0 for u, c in zip(self.url_rows, self.content_rows, strict=True)
+        ]
+        self.near_best = self._best_of_index(
+            index.near, near_keys, index.rows.minhash, self.minhash, new
+        )
+        with_skeleton = [a and b for a, b in zip(new, self.has_skeleton, strict=True)]
+        self.spun_best = self._best_of_index(
+            index.spun, spun_keys, index.rows.skeleton, self.skeleton, with_skeleton
+        )
+
+        self.base = len(index)
+        self.kept: list[int] = []  # positions of the keepers; row base + k is kept[k]
+        self.kept_urls: dict[int, int] = {}
+        self.kept_contents: dict[int, int] = {}
+        self.kept_near: dict[int, list[int]] = {}
+        self.kept_spun: dict[int, list[int]] = {}
+
+    def verdict(self, i: int) -> Reject | None:
+        """A duplicate Reject if a kept article (of the index or the batch) is a copy of
+        article `i`, else None."""
+        article, index = self.articles[i], self.index
+        row = self._key_row(self.url_rows[i], self.kept_urls, self.urls[i])
+        if row is not None:
+            kept = self._id(row)
+            return _reject(article, "duplicate_url", f"same canonical URL as {kept}", kept, 1.0)
+        row = self._key_row(self.content_rows[i], self.kept_contents, self.contents[i])
+        if row is not None:
+            kept = self._id(row)
+            return _reject(article, "duplicate_content", f"same text as {kept}", kept, 1.0)
+        near_row, near_sim = self._best(
+            i, self.near_best, self.kept_near, self.near_keys[i], self.minhash
+        )
+        if near_row is not None and near_sim >= index.near_threshold:
+            kept = self._id(near_row)
+            detail = (
+                f"shares ~{near_sim:.0%} of its word 5-grams with {kept} "
+                f"(estimated Jaccard {near_sim:.2f} >= {index.near_threshold:g})"
+            )
+            return _reject(article, "near_duplicate", detail, kept, near_sim)
+        if not self.has_skeleton[i]:
+            return None
+        spun_row, spun_sim = self._best(
+            i, self.spun_best, self.kept_spun, self.spun_keys[i], self.skeleton
+        )
+        if spun_row is not None and spun_sim >= index.spun_threshold:
+            kept = self._id(spun_row)
+            words = float(estimate(np.mean(self._minhash(spun_row) == self.minhash[i])))
+            spin = "unknown" if article.spin_score is None else f"{article.spin_score:.2f}"
+            detail = (
+                f"same function-word skeleton as {kept} (estimated Jaccard of stop-word "
+                f"4-grams {spun_sim:.2f} >= {index.spun_threshold:g}) but ~{words:.0%} of "
+                f"word 5-grams in common: a synonym-swapped copy (spin score {spin})"
+            )
+            return _reject(article, "spun_copy", detail, kept, spun_sim)
+        return None
+
+    def keep(self, i: int) -> None:
+        """Article `i` is kept: later articles of the batch are judged against it too."""
+        row = self.base + len(self.kept)
+        self.kept.append(i)
+        # in `decide` a keeper's keys are new: an article with a known one is a copy
+        self.kept_urls.setdefault(self.urls[i], row)
+        self.kept_contents.setdefault(self.contents[i], row)
+        for key in self.near_keys[i]:
+            self.kept_near.setdefault(key, []).append(row)
+        if self.has_skeleton[i]:
+            for key in self.spun_keys[i]:
+                self.kept_spun.setdefault(key, []).append(row)
+
+    def commit(self) -> None:
+        """Add the keepers to the index."""
+        if not self.kept:
+            return
+        at = self.kept
+        index = self.index
+        has_skeleton = np.asarray([self.has_skeleton[i] for i in at], bool)
+        rows = index.rows.extend(
+            [id_key(self.articles[i].id) for i in at],
+            [self.urls[i] for i in at],
+            [self.contents[i] for i in at],
+            self.minhash[at],
+            self.skeleton[at],
+            has_skeleton,
+        )
+        row_list = rows.tolist()
+        index.urls.add_many([self.urls[i] for i in at], row_list)
+        index.contents.add_many([self.contents[i] for i in at], row_list)
+        index.near.add_many(rows, self.minhash[at])
+        index.spun.add_many(rows[has_skeleton], self.skeleton[at][has_skeleton])
+        self.kept = []
+
+    @staticmethod
+    def _best_of_index(
+        bands: _BandIndex, keys: np.ndarray, store: np.ndarray, sigs: np.ndarray, wanted: list[bool]
+    ) -> tuple[list[int], list[float]]:
+        """`bands.best_many` for the wanted articles; row -1 for the others."""
+        n = len(wanted)
+        rows, sims = [-1] * n, [0.0] * n
+        at = np.flatnonzero(wanted)
+        if len(at):
+            found = bands.best_many(keys[at], store, sigs[at])
+            for i, row, sim in zip(at.tolist(), *found, strict=True):
+                rows[i], sims[i] = row, sim
+        return rows, sims
+
+    def _key_row(self, index_row: int, kept: dict[int, int], key: int) -> int | None:
+        return index_row if index_row >= 0 else kept.get(key)
+
+    def _best(
+        self,
+        i: int,
+        index_best: tuple[list[int], list[float]],
+        kept_bands: dict[int, list[int]],
+        keys: list[int],
+        sigs: np.ndarray,
+    ) -> tuple[int | None, float]:
+        """The most similar candidate of article `i` (the earliest row of equals) and its
+        similarity: the index's, found beforehand, or one of the batch's keepers."""
+        row, sim = index_best[0][i], index_best[1][i]
+        rows = {r for key in keys for r in kept_bands.get(key, ())}
+        if rows:
+            ordered = sorted(rows)
+            theirs = sigs[[self.kept[r - self.base] for r in ordered]]
+            sims = estimate(np.mean(theirs == sigs[i], axis=1))
+            best = int(np.argmax(sims))
+            if row < 0 or sims[best] > sim:  # an index row is earlier than any keeper's
+                row, sim = ordered[best], float(sims[best])
+        return (row if row >= 0 else None), sim
+
+    def _id(self, row: int) -> str:
+        if row < self.base:
+            return self.index._id(row)
+        return id_text(id_key(self.articles[self.kept[row - self.base]].id))
+
+    def _minhash(self, row: int) -> np.ndarray:
+        if row < self.base:
+            return self.index.rows.minhash[row]
+        return self.minhash[self.kept[row - self.base]]
 
 
 def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -306,16 +545,6 @@ def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not len(a):
         return b
     return np.sort(np.concatenate([a, b]), kind="stable")
-
-
-def _rows_with(packed: np.ndarray, prefixes: np.ndarray) -> list[np.ndarray]:
-    """The rows of the entries of a sorted level that carry one of `prefixes`."""
-    if not len(packed):
-        return []
-    lo = np.searchsorted(packed, prefixes, side="left")
-    hi = np.searchsorted(packed, prefixes | _ROW_MASK, side="right")
-    hit = np.flatnonzero(hi > lo)
-    return [packed[lo[i] : hi[i]] & _ROW_MASK for i in hit.tolist()]
 
 
 class DuplicateIndex:
@@ -345,85 +574,37 @@ class DuplicateIndex:
 
     def lookup(self, article: Article) -> Reject | None:
         """A duplicate Reject if a kept article is a copy of this one, else None."""
-        if article.minhash is None:
-            add_fingerprints(article)
-        row = self.urls.get(url_key(article.canonical_url))
-        if row is not None:
-            kept = self._id(row)
-            return _reject(article, "duplicate_url", f"same canonical URL as {kept}", kept, 1.0)
-        row = self.contents.get(content_key(article.content_hash))
-        if row is not None:
-            kept = self._id(row)
-            return _reject(article, "duplicate_content", f"same text as {kept}", kept, 1.0)
-        sig = np.frombuffer(article.minhash, np.uint8)
-        near_row, near_sim = self._best(self.near, self.rows.minhash, sig)
-        if near_row is not None and near_sim >= self.near_threshold:
-            kept = self._id(near_row)
-            detail = (
-                f"shares ~{near_sim:.0%} of its word 5-grams with {kept} "
-                f"(estimated Jaccard {near_sim:.2f} >= {self.near_threshold:g})"
-            )
-            return _reject(article, "near_duplicate", detail, kept, near_sim)
-        if article.skeleton_hash is None:
-            return None
-        skel = np.frombuffer(article.skeleton_hash, np.uint8)
-        spun_row, spun_sim = self._best(self.spun, self.rows.skeleton, skel)
-        if spun_row is not None and spun_sim >= self.spun_threshold:
-            kept = self._id(spun_row)
-            words = float(estimate(np.mean(self.rows.minhash[spun_row] == sig)))
-            spin = "unknown" if article.spin_score is None else f"{article.spin_score:.2f}"
-            detail = (
-                f"same function-word skeleton as {kept} (estimated Jaccard of stop-word "
-                f"4-grams {spun_sim:.2f} >= {self.spun_threshold:g}) but ~{words:.0%} of "
-                f"word 5-grams in common: a synonym-swapped copy (spin score {spin})"
-            )
-            return _reject(article, "spun_copy", detail, kept, spun_sim)
-        return None
-
-    def _best(
-        self, bands: _BandIndex, sigs: np.ndarray, sig: np.ndarray
-    ) -> tuple[int | None, float]:
-        rows = bands.candidates(sig)
-        if not len(rows):
-            return None, 0.0
-        sims = estimate(np.mean(sigs[rows] == sig, axis=1))
-        best = int(np.argmax(sims))  # the first of equals: the earliest kept row
-        return int(rows[best]), float(sims[best])
+        return _Batch(self, [article]).verdict(0)
 
     def _id(self, row: int) -> str:
         return id_text(int(self.rows.ids[row]))
 
     def add(self, article: Article) -> None:
         """Remember a kept article."""
-        if article.minhash is None:
-            add_fingerprints(article)
-        has_skeleton = article.skeleton_hash is not None
-        skeleton = article.skeleton_hash if has_skeleton else bytes(SKELETON_PERM)
-        (row,) = self.rows.extend(
-            [id_key(article.id)],
-            [url_key(article.canonical_url)],
-            [content_key(article.content_hash)],
-            np.frombuffer(article.minhash, np.uint8)[None, :],
-            np.frombuffer(skeleton, np.uint8)[None, :],
-            [has_skeleton],
-        ).tolist()
-        self.urls.add(url_key(article.canonical_url), row)
-        self.contents.add(content_key(article.content_hash), row)
-        self.near.add(row, self.rows.minhash[row])
-        if has_skeleton:
-            self.spun.add(row, self.rows.skeleton[row])
+        batch = _Batch(self, [article], judge=False)
+        batch.keep(0)
+        batch.commit()
 
     def check(self, article: Article) -> Record:
         """The article itself if it is new (and remember it), else a duplicate Reject."""
-        verdict = self.lookup(article)
-        if verdict is not None:
-            return verdict
-        self.add(article)
-        return article
+        return self.decide([article])[0]
 
     def decide(self, articles: Iterable[Article]) -> list[Record]:
-        """Judge a batch in `keep_order`, so the result does not depend on arrival order."""
-        return [self.check(a) for a in sorted(articles, key=keep_order)]
+        """Judge a batch in `keep_order`, so the result does not depend on arrival order.
+
+        Each article is judged against the kept articles and the batch's earlier
+        keepers, as `check` one by one in that order would, but what the index holds is
+        looked up for the whole batch at once (see `_Batch`).
+        """
+        batch = _Batch(self, sorted(articles, key=keep_order))
+        records: list[Record] = []
+        for i, article in enumerate(batch.articles):
+            verdict = batch.verdict(i)
+            if verdict is None:
+                batch.keep(i)
+            records.append(article if verdict is None else verdict)
+        batch.commit()
+        return records
 
     def _bulk(self, ids, url_keys, content_keys, minhash, skeleton, has_skeleton) -> None:
         rows = self.rows.extend(ids, url_keys, content_keys, minhash, skeleton, has_skeleton)

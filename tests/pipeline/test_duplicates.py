@@ -490,6 +490,92 @@ def test_lookups_find_copies_in_every_level_of_the_band_index(monkeypatch) -> No
         assert verdict.reason == "near_duplicate" and verdict.duplicate_of == originals[i].id
 
 
+def _mixed_articles(seed: int) -> list[Article]:
+    """Distinct stories with every kind of copy among them: URL aliases, exact copies,
+    near copies (edited, and the agency story on five sites), spun copies."""
+    rng = random.Random(seed)
+    when = lambda: f"2026-11-{rng.randint(1, 9):02d}T{rng.randint(0, 23):02d}:00:00"  # noqa: E731
+    out = []
+    for i, doc in enumerate(_generated(60, seed=seed)):
+        url = f"http://s{i % 7}.example/story-{i}/"
+        out.append(article(url, [" ".join(doc)], when(), source=f"s{i % 7}"))
+        kind = i % 4
+        if kind == 0:  # the same page under a tracking URL
+            out.append(article(url + "?utm_source=x", [" ".join(doc)], when(), source="t"))
+        elif kind == 1:  # the same text elsewhere
+            out.append(article(f"http://c.example/{i}", [" ".join(doc)], when(), source="c"))
+        elif kind == 2:  # an edited copy
+            edited = doc[:-25] + [f"new{j}" for j in range(5)]
+            out.append(article(f"http://e.example/{i}", [" ".join(edited)], None, source="e"))
+    for f, doc in enumerate(_generated(4, seed=seed + 100)):  # families of partial copies
+        for k in (0, 30, 60, 90, 150, 210):
+            words = doc[:k] + [f"f{f}v{k}w{j}" for j in range(k)] + doc[2 * k :]
+            out.append(article(f"http://f.example/{f}/{k}", [" ".join(words)], when()))
+    out += agency_copies()
+    original = article("http://a.example/news/ferry/", FERRY, when())
+    text, _ = spun_share(SYNONYMS)
+    spun = add_fingerprints(make_article(url="http://farm.example/ferry/", text=text))
+    out += [original, spun, article("http://r.example/h/", HYDROGEN_REPORT, when())]
+    rng.shuffle(out)
+    return out
+
+
+def _outcome(records: list) -> list[tuple]:
+    return [
+        ("kept", r.id)
+        if isinstance(r, Article)
+        else (r.reason, r.url, r.duplicate_of, r.similarity, r.detail)
+        for r in records
+    ]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("near", [0.5, 0.3])
+@pytest.mark.parametrize("small", [False, True], ids=["defaults", "small-levels-and-chunks"])
+def test_a_batch_gets_the_verdicts_of_its_articles_checked_one_by_one_in_keep_order(
+    seed: int, near: float, small: bool, monkeypatch
+) -> None:
+    if small:  # every level of the band index, and candidates compared a few at a time
+        monkeypatch.setattr(duplicates, "FOLD_EVERY", 3)
+        monkeypatch.setattr(duplicates, "MERGE_EVERY", 7)
+        monkeypatch.setattr(duplicates, "BEST_CHUNK", 2)
+    articles = _mixed_articles(seed)
+    before, batch = articles[: len(articles) // 3], articles[len(articles) // 3 :]
+    one_by_one, together = DuplicateIndex(near=near), DuplicateIndex(near=near)
+    for index in (one_by_one, together):  # what earlier runs kept
+        index.decide([dataclasses.replace(a) for a in before])
+    copies = [dataclasses.replace(a) for a in batch]
+    expected = [one_by_one.check(a) for a in sorted(copies, key=keep_order)]
+    got = together.decide(batch)
+    assert _outcome(got) == _outcome(expected)
+    reasons = {r.reason for r in got if isinstance(r, Reject)}
+    assert {"duplicate_url", "duplicate_content", "near_duplicate"} <= reasons
+    assert len(together) == len(one_by_one)
+    assert (together.rows.ids[: len(together)] == one_by_one.rows.ids[: len(one_by_one)]).all()
+    # and the index they leave behind judges the next article alike
+    probe = _mixed_articles(seed + 10)[:20]
+    again = [dataclasses.replace(a) for a in probe]
+    assert _outcome(together.decide(probe)) == _outcome(one_by_one.decide(again))
+
+
+@pytest.mark.parametrize("chunk", [1, 200_000])
+def test_the_best_candidate_is_the_most_similar_and_the_earliest_of_equals(
+    chunk: int, monkeypatch
+) -> None:
+    monkeypatch.setattr(duplicates, "BEST_CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    probe = rng.integers(0, 256, (2, 128), dtype=np.uint8)
+    store = np.repeat(probe[:1], 5, axis=0)
+    store[0, :64] ^= 1  # half of it: a band or more shared, less similar
+    store[3, 100:] ^= 1  # most of it, but less than rows 1 and 2, which equal the probe
+    store[4] = rng.integers(0, 256, 128, dtype=np.uint8)  # unrelated
+    bands = duplicates._BandIndex(128)
+    bands.extend(np.arange(4, dtype=np.uint64), store[:4])
+    bands.add(4, store[4])  # one in the dict level too
+    rows, sims = bands.best_many(bands.prefixes(probe), store, probe)
+    assert rows == [1, -1] and sims[0] == 1.0
+
+
 # --- persistence ----------------------------------------------------------------------
 
 
