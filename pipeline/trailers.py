@@ -80,14 +80,39 @@ class Trailer:
     lang: str
     kind: str
     text: str | None = None
-    pattern: re.Pattern[str] | None = None
+    pattern: str | None = None  # a regular expression, matched against a whole line
     anywhere: bool = False
 
     @property
     def rule(self) -> str:
         """The name shown by `winnow extract --explain`: kind, language and the entry."""
-        what = self.text if self.text is not None else self.pattern.pattern if self.pattern else ""
+        what = self.text if self.text is not None else self.pattern or ""
         return f"{self.kind}[{self.lang}]:{what}"
+
+    def fullmatch(self, line: str) -> bool:
+        return self.pattern is not None and _compiled(self.pattern).fullmatch(line) is not None
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled on first use: a line reaches its entry only once the library's one
+    # alternation has matched it, so most entries never are (a worker starts sooner).
+    return re.compile(pattern)
+
+
+def _union(group: list[Trailer]) -> re.Pattern[str] | None:
+    """One alternation of the group's patterns, or the error that names a bad one."""
+    if not group:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{t.pattern})" for t in group))
+    except re.error:
+        for trailer in group:
+            try:
+                re.compile(trailer.pattern)
+            except re.error as exc:
+                raise ValueError(f"trailer pattern {trailer.rule!r} is not valid: {exc}") from exc
+        raise
 
 
 @dataclass(frozen=True)
@@ -105,13 +130,8 @@ class TrailerLibrary:
     any_anywhere: re.Pattern[str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        def union(group: list[Trailer]) -> re.Pattern[str] | None:
-            return (
-                re.compile("|".join(f"(?:{t.pattern.pattern})" for t in group)) if group else None
-            )
-
-        object.__setattr__(self, "any_edge", union(list(self.patterns)))
-        object.__setattr__(self, "any_anywhere", union([t for t in self.patterns if t.anywhere]))
+        object.__setattr__(self, "any_edge", _union(list(self.patterns)))
+        object.__setattr__(self, "any_anywhere", _union([t for t in self.patterns if t.anywhere]))
 
     @classmethod
     def from_entries(cls, entries: Iterable[dict]) -> TrailerLibrary:
@@ -125,9 +145,7 @@ class TrailerLibrary:
                 if key:
                     exact.setdefault(key, Trailer(lang, kind, text=entry["text"], anywhere=True))
             elif "pattern" in entry:
-                patterns.append(
-                    Trailer(lang, kind, pattern=re.compile(entry["pattern"]), anywhere=anywhere)
-                )
+                patterns.append(Trailer(lang, kind, pattern=entry["pattern"], anywhere=anywhere))
             else:
                 raise ValueError(f"trailer entry needs 'text' or 'pattern': {entry}")
         return cls(exact, tuple(patterns))
@@ -145,7 +163,7 @@ class TrailerLibrary:
         if screen is None or screen.fullmatch(normalised) is None:
             return None
         for trailer in self.patterns:
-            if (at_edge or trailer.anywhere) and trailer.pattern.fullmatch(normalised):
+            if (at_edge or trailer.anywhere) and trailer.fullmatch(normalised):
                 return trailer
         return None
 

@@ -57,7 +57,7 @@ def test_the_library_covers_fifteen_languages_and_every_entry_says_its_kind() ->
         "advertisement",
     } <= kinds
     for pattern in lib.patterns:
-        assert pattern.pattern.pattern.startswith("^") and pattern.pattern.pattern.endswith("$")
+        assert pattern.pattern.startswith("^") and pattern.pattern.endswith("$")
 
 
 def test_normalise_line_folds_case_space_and_edge_punctuation() -> None:
@@ -142,3 +142,12 @@ def test_a_duplicated_title_line_is_dropped() -> None:
     out = strip_trailers(["Big Story Headline", "The story itself."], title="Big Story Headline")
     assert out.lines == ["The story itself."]
     assert out.removed == [("Big Story Headline", "title")]
+
+
+def test_a_bad_pattern_in_a_library_is_named_when_it_loads() -> None:
+    entries = [
+        {"lang": "en", "kind": "tags", "pattern": r"^tags: .{1,80}$"},
+        {"lang": "en", "kind": "share", "pattern": r"^share (this$"},
+    ]
+    with pytest.raises(ValueError, match=r"share\[en\]:\^share \(this\$.* is not valid"):
+        TrailerLibrary.from_entries(entries)
