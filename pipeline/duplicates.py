@@ -523,10 +523,11 @@ class _Batch:
         if rows:
             ordered = sorted(rows)
             theirs = sigs[[self.kept[r - self.base] for r in ordered]]
-            sims = estimate(np.mean(theirs == sigs[i], axis=1))
-            best = int(np.argmax(sims))
-            if row < 0 or sims[best] > sim:  # an index row is earlier than any keeper's
-                row, sim = ordered[best], float(sims[best])
+            equal = (theirs == sigs[i]).sum(axis=1)  # the most equal values: the most similar
+            best = int(np.argmax(equal))
+            best_sim = float(estimate(int(equal[best]) / sigs.shape[1]))
+            if row < 0 or best_sim > sim:  # an index row is earlier than any keeper's
+                row, sim = ordered[best], best_sim
         return (row if row >= 0 else None), sim
 
     def _id(self, row: int) -> str:

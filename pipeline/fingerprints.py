@@ -123,7 +123,10 @@ def similarity(a: bytes | np.ndarray, b: bytes | np.ndarray) -> float:
 
 def estimate(matching: float | np.ndarray) -> float | np.ndarray:
     """Jaccard from the share of equal one-byte values: P(equal) = J + (1 - J) / 256."""
-    return np.clip((matching - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
+    jaccard = (matching - 1 / 256) / (1 - 1 / 256)
+    if isinstance(jaccard, float):  # one value: np.clip costs more than the rest of a lookup
+        return min(1.0, max(0.0, jaccard))
+    return np.clip(jaccard, 0.0, 1.0)
 
 
 def add_fingerprints(article: Article) -> Article:
