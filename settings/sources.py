@@ -197,10 +197,21 @@ def load_sources(path: str | os.PathLike[str] | None = None) -> dict[str, Source
         data = tomllib.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         raise SourceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a directory, not a sources file") from None
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise SourceError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"source"})
+    if unknown:
+        raise SourceError(
+            f"{path}: unknown top-level key(s) {', '.join(unknown)} (a source is a [[source]] table)"
+        )
     entries = data.get("source", [])
-    if not isinstance(entries, list):
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise SourceError(f"{path}: use [[source]] tables")
     found: dict[str, Source] = {}
     for entry in entries:

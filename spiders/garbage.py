@@ -54,6 +54,10 @@ class GarbageCollection:
 def restore(crawler) -> None:
     """Python's usual collection back after a crawl whose engine never said it stopped:
     a forced shutdown (a second Ctrl-C) stops the reactor without `engine_stopped`."""
-    for extension in getattr(crawler.extensions, "middlewares", ()):
+    try:
+        extensions = crawler.extensions
+    except RuntimeError:  # the crawler never got as far as its extensions: nothing changed
+        return
+    for extension in getattr(extensions, "middlewares", ()):
         if isinstance(extension, GarbageCollection):
             extension.engine_stopped()

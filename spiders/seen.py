@@ -65,6 +65,7 @@ class SeenUrls:
         import pyarrow.compute as pc
 
         from warehouse.dataset import dataset
+        from warehouse.storage import open_root
 
         def keys(batches, canonical: bool) -> None:
             for batch in batches:
@@ -77,7 +78,8 @@ class SeenUrls:
                 )
 
         chunks: list[np.ndarray] = []
-        articles = dataset(warehouse, "articles")
+        root = open_root(warehouse)  # the crawl's warehouse: a new one is created here
+        articles = dataset(root, "articles")
         keys(articles.to_batches(columns=["canonical_url"]), canonical=False)
         if "requested_url" in articles.schema.names:
             redirected = pc.field("requested_url").is_valid()
@@ -88,7 +90,7 @@ class SeenUrls:
             & (status.is_null() | (status >= TRANSIENT_MIN_STATUS) | (status == 429))
         )
         keep = ~transient if not run_id else (~transient | (pc.field("run_id") == run_id))
-        keys(dataset(warehouse, "rejects").to_batches(columns=["url"], filter=keep), canonical=True)
+        keys(dataset(root, "rejects").to_batches(columns=["url"], filter=keep), canonical=True)
         return cls(np.concatenate(chunks) if chunks else None)
 
     def __len__(self) -> int:

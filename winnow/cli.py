@@ -34,6 +34,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     from settings.sources import SourceError
+    from warehouse.writer import WarehouseError
     from winnow.crawl import run_crawl
     from winnow.report import report
 
@@ -49,7 +50,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             run_id=args.run_id,
             extra={"JOBDIR": args.jobdir} if args.jobdir else None,
         )
-    except SourceError as exc:
+    except (SourceError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if stats.get("winnow/warehouse_error"):

@@ -15,8 +15,11 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from pipeline.pool import start_forkserver
-from settings.sources import select_sources
+from settings.sources import SourceError, select_sources
+from settings.sources import sources_file as default_sources_file
 from spiders.garbage import restore as restore_gc
+from warehouse.storage import open_root
+from warehouse.writer import WarehouseError
 
 CLEAN_PIPELINE = "pipeline.item_pipelines.CleanPipeline"
 _crawled = False  # see run_crawl
@@ -50,7 +53,8 @@ def run_crawl(
     """Crawl the named sources and/or URLs into the warehouse; returns the crawl's stats.
 
     Raises settings.sources.SourceError, before anything starts, for a sources file that
-    is not valid or a source name it does not define.
+    is not valid or a source name it does not define, and warehouse.writer.WarehouseError
+    for a warehouse path that cannot be created (a file, no permission).
     """
     global _crawled
     if _crawled:
@@ -70,7 +74,17 @@ def run_crawl(
     if sources or not urls:
         # A bad sources file or name is the caller's SourceError now, not a crawl that
         # dies starting (the spider checks the same for `scrapy crawl`).
-        select_sources(list(sources or []), settings.get("WINNOW_SOURCES") or None)
+        path = settings.get("WINNOW_SOURCES") or None
+        if not select_sources(list(sources or []), path) and not urls:
+            raise SourceError(
+                f"nothing to crawl: {path or default_sources_file()} defines no sources "
+                "(add a [[source]] table, or give URLs)"
+            )
+    where = settings.get("WINNOW_WAREHOUSE")
+    try:
+        open_root(where)  # a crawl creates its warehouse; a path that cannot be one stops here
+    except OSError as exc:
+        raise WarehouseError(f"cannot use {where} as the warehouse: {exc}") from exc
     if settings.getwithbase("ITEM_PIPELINES").get(CLEAN_PIPELINE) is not None:
         start_forkserver()  # its warm-up runs while Scrapy starts
     process = CrawlerProcess(settings)

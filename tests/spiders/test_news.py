@@ -127,6 +127,16 @@ def test_crawl_outcomes_and_a_second_run_that_fetches_nothing_new(
     assert runs == [(8, 4, "ok"), (1, 0, "ok")]
 
 
+def test_a_crawl_creates_its_warehouse_when_it_is_not_there_yet(
+    news_site, site_factory, tmp_path: Path
+) -> None:
+    site, stories = news_site
+    new = tmp_path / "not" / "yet"
+    with site_factory(site):
+        crawl(site, new)  # fails on a non-zero exit
+    assert connect(new).execute("select count(*) from articles").fetchone()[0] == len(stories) + 1
+
+
 def test_refresh_fetches_everything_again(news_site, site_factory, warehouse: Path) -> None:
     site, stories = news_site
     with site_factory(site):
@@ -188,13 +198,22 @@ def test_invalid_sources_file_names_source_and_field(tmp_path: Path) -> None:
             "unknown source(s): nosuch",
         ),
         (None, [], "no such file"),
+        ('[[sources]]\nname = "a"\n', [], "unknown top-level key(s) sources"),
+        ("source = [1, 2]\n", [], "use [[source]] tables"),
+        (b"name = '\xff'\n", [], "not UTF-8 text"),
+        ("# nothing yet\n", [], "nothing to crawl"),
+        ("directory", [], "is a directory"),
     ],
 )
 def test_crawl_with_a_bad_sources_file_or_name_is_one_error_line(
-    tmp_path: Path, warehouse: Path, content: str | None, names: list[str], message: str
+    tmp_path: Path, warehouse: Path, content: str | bytes | None, names: list[str], message: str
 ) -> None:
     sources = tmp_path / "sources.toml"
-    if content is not None:
+    if content == "directory":
+        sources.mkdir()
+    elif isinstance(content, bytes):
+        sources.write_bytes(content)
+    elif content is not None:
         sources.write_text(content)
     proc = winnow_cmd(
         "crawl", *names, "--sources-file", str(sources), "--warehouse", str(warehouse), check=False
@@ -202,6 +221,17 @@ def test_crawl_with_a_bad_sources_file_or_name_is_one_error_line(
     assert proc.returncode == 2 and message in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert not warehouse.exists() or not any(warehouse.iterdir())  # nothing started
+
+
+def test_crawl_into_a_warehouse_path_that_cannot_be_one_is_one_error_line(tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    proc = winnow_cmd(
+        "crawl", "--url", "http://127.0.0.1:9/feed.xml", "--warehouse", str(taken), check=False
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: cannot use {taken} as the warehouse")
+    assert "Traceback" not in proc.stderr
 
 
 def test_sources_check_without_a_name(demo_sources: Path) -> None:
