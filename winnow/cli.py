@@ -194,10 +194,16 @@ def cmd_query(args: argparse.Namespace) -> int:
         else:
             print(text)
     elif fmt == "csv":
-        table = rel.fetch_arrow_table()
+        import io
+
         import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, args.output or sys.stdout.buffer)
+        out = io.BytesIO()  # written whole or not at all: no empty file on an error
+        pacsv.write_csv(_flat(rel).fetch_arrow_table(), out)
+        if args.output:
+            Path(args.output).write_bytes(out.getvalue())
+        else:
+            sys.stdout.buffer.write(out.getvalue())
     elif fmt == "json":
         cols = rel.columns
         lines = [
@@ -217,6 +223,17 @@ def cmd_query(args: argparse.Namespace) -> int:
 
         pq.write_table(rel.fetch_arrow_table(), args.output, compression="zstd")
     return 0
+
+
+def _flat(rel):
+    """The relation with its list, struct and map columns as text, as CSV holds them
+    (`winnow export --format csv` writes them alike: [a, b])."""
+    nested = ("[]", "[", "STRUCT", "MAP", "UNION")
+    columns = [
+        f'CAST("{c}" AS VARCHAR) AS "{c}"' if any(m in str(t) for m in nested) else f'"{c}"'
+        for c, t in zip((c.replace('"', '""') for c in rel.columns), rel.types, strict=True)
+    ]
+    return rel.project(", ".join(columns))
 
 
 #: Widest a cell of `winnow query`'s table is; longer values end in "…".

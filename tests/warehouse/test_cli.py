@@ -209,6 +209,25 @@ def test_query_table_marks_cut_values_and_shows_float32_as_stored(warehouse: Pat
     assert empty.returncode == 2 and "no SQL given" in empty.stderr
 
 
+def test_query_csv_writes_list_columns_as_export_does(warehouse: Path, tmp_path: Path) -> None:
+    _fill(warehouse)
+    sql = "select url, tags, map {'k': 1} as m from articles where lang = 'en' order by url limit 2"
+    out = winnow_cmd("query", "--warehouse", str(warehouse), "--format", "csv", sql).stdout
+    records = list(csv.DictReader(out.splitlines()))
+    assert [r["tags"] for r in records] == ["[politics, world]"] * 2
+    assert records[0]["m"] == "{k=1}"
+    exported = tmp_path / "all.csv"
+    winnow_cmd(
+        "export", "--warehouse", str(warehouse), "--format", "csv", "--output", str(exported)
+    )
+    with open(exported, newline="") as handle:
+        assert next(csv.DictReader(handle))["tags"] == "[politics, world]"
+    written = tmp_path / "runs.csv"
+    args = ("query", "--warehouse", str(warehouse), "--format", "csv", "--output", str(written))
+    winnow_cmd(*args, "select * from runs")  # `sources` is a list column too
+    assert written.read_text().startswith('"run_id","sources"')
+
+
 def test_the_readme_documents_every_column() -> None:
     readme = (ROOT / "README.md").read_text()
     for table in schema.TABLES:
