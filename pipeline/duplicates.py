@@ -424,7 +424,7 @@ class _Batch:
         row = self._key_row(self.url_rows[i], self.kept_urls, self.urls[i])
         if row is not None:
             kept = self._id(row)
-            return _reject(article, "duplicate_url", f"same canonical URL as {kept}", kept, 1.0)
+            return _reject(article, "duplicate_url", self._url_detail(i, row, kept), kept, 1.0)
         row = self._key_row(self.content_rows[i], self.kept_contents, self.contents[i])
         if row is not None:
             kept = self._id(row)
@@ -534,6 +534,18 @@ class _Batch:
         if row < self.base:
             return self.index._id(row)
         return id_text(id_key(self.articles[self.kept[row - self.base]].id))
+
+    def _url_detail(self, i: int, row: int, kept: str) -> str:
+        article = self.articles[i]
+        if kept != record_id(article.url):
+            return f"same canonical URL as {kept}"
+        # the page itself, fetched again (`--refresh`): the stored article stays
+        if row < self.base:
+            stored = int(self.index.rows.content_keys[row])
+        else:
+            stored = self.contents[self.kept[row - self.base]]
+        changed = "its text has changed" if stored != self.contents[i] else "same text"
+        return f"this URL's article is already in the warehouse as {kept} ({changed})"
 
     def _minhash(self, row: int) -> np.ndarray:
         if row < self.base:

@@ -397,6 +397,19 @@ def test_copies_under_other_urls_and_exact_copies_point_at_the_kept_row() -> Non
     assert (text_copy.reason, text_copy.duplicate_of) == ("duplicate_content", first.id)
 
 
+def test_a_page_fetched_again_says_whether_its_text_changed() -> None:
+    index = DuplicateIndex()
+    first = article("http://a.example/news/ferry/", FERRY)
+    index.check(first)
+    same = index.check(article("http://a.example/news/ferry/", FERRY))
+    edited = index.check(article("http://a.example/news/ferry/", [*FERRY, "Update: times."]))
+    for verdict, what in ((same, "same text"), (edited, "its text has changed")):
+        assert (verdict.reason, verdict.duplicate_of) == ("duplicate_url", first.id)
+        assert verdict.detail == (
+            f"this URL's article is already in the warehouse as {first.id} ({what})"
+        )
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_agency_story_on_five_sites_keeps_the_earliest_whatever_the_arrival_order(
     seed: int,

@@ -149,6 +149,12 @@ def test_refresh_fetches_everything_again(news_site, site_factory, warehouse: Pa
         "select reason, count(*) from rejects where reason like 'duplicate%' group by reason",
     )
     assert dupes == {"duplicate_url": 4}
+    details = rows(
+        warehouse, "select detail, id = duplicate_of from rejects where reason = 'duplicate_url'"
+    )
+    assert all(own for own in details.values())  # the page itself, fetched again
+    assert all(d.startswith("this URL's article is already in the warehouse as ") for d in details)
+    assert all(d.endswith("(same text)") for d in details)
 
 
 def test_sources_file_budget_and_wanted_languages(
