@@ -34,8 +34,12 @@ Which copy is kept (the guarantee):
   kept. A run that fetches everything within the window is one batch; copies in
   different batches are decided like copies in different runs. A run stopped
   before it went idle decides what it holds at its close.
-* Several crawler processes writing to one warehouse at once each see the others'
-  articles from their next run on.
+* Several crawler processes writing to one local warehouse at once (the scheduler's
+  parallel runs) take turns to decide a batch (`decide_shared`: a file lock in the
+  index's folder), each first reading the segments the others saved, so a story they
+  fetch at the same time is kept once. On object storage, which has no lock, a batch
+  still reads the others' saved segments first, but two batches decided at the same
+  moment can each keep a copy.
 
 Memory is bounded per kept article and holds no Python object per article: 8-byte
 keys for the id, URL and text hash in sorted numpy arrays (plus 4-byte row numbers),
@@ -93,6 +97,8 @@ FOLD_EVERY = 128
 BEST_CHUNK = 200_000
 #: Where the index lives, relative to the warehouse root.
 INDEX_DIR = "_index/duplicates"
+#: The lock that crawls writing to one warehouse take to decide a batch (`decide_shared`).
+DECIDE_LOCK = f"{INDEX_DIR}/.decide.lock"
 #: More segment files than this and `save` merges them into one.
 MAX_SEGMENTS = 16
 
@@ -619,6 +625,23 @@ class DuplicateIndex:
         batch.commit()
         return records
 
+    def decide_shared(self, warehouse, articles: Iterable[Article], run_id: str) -> list[Record]:
+        """`decide` a batch as one of the crawls writing to a warehouse at once.
+
+        Under the warehouse's decision lock (local warehouses: object storage has no lock),
+        the index first catches up on what the other crawls kept, then decides, then saves
+        its keepers before letting go: a story that two crawls fetch at the same time is
+        kept by one of them only.
+        """
+        from warehouse.storage import Root, exclusive, open_root
+
+        root = warehouse if isinstance(warehouse, Root) else open_root(warehouse)
+        with exclusive(root, DECIDE_LOCK):
+            self.catch_up(root)
+            records = self.decide(articles)
+            self.save(root, run_id)
+        return records
+
     def _bulk(self, ids, url_keys, content_keys, minhash, skeleton, has_skeleton) -> None:
         rows = self.rows.extend(ids, url_keys, content_keys, minhash, skeleton, has_skeleton)
         self.urls.extend(np.asarray(url_keys, np.uint64), rows)
@@ -644,19 +667,7 @@ class DuplicateIndex:
             ids = loaded.column("id").to_numpy()
             _, first = np.unique(ids, return_index=True)
             first.sort()
-            keep = first[np.isin(ids[first], kept_keys)]
-            loaded = loaded.take(pa.array(keep))
-            skeleton = loaded.column("skeleton")
-            has_skeleton = skeleton.is_valid().to_numpy(zero_copy_only=False)
-            filled = skeleton.fill_null(bytes(SKELETON_PERM))
-            index._bulk(
-                loaded.column("id").to_numpy(),
-                loaded.column("url_key").to_numpy(),
-                loaded.column("content_key").to_numpy(),
-                _fixed(loaded.column("minhash"), MINHASH_PERM),
-                _fixed(filled, SKELETON_PERM),
-                has_skeleton,
-            )
+            index._bulk_table(loaded.take(pa.array(first[np.isin(ids[first], kept_keys)])))
         index._segments = segments
         index.unsaved_from = len(index)
         missing = np.setdiff1d(kept_keys, index.rows.ids[: len(index)])
@@ -664,30 +675,55 @@ class DuplicateIndex:
             index._rebuild(root, missing)
         return index
 
-    def _read_segments(self, root) -> tuple[list[str], pa.Table | None]:
-        from pyarrow import fs as pafs
+    def catch_up(self, warehouse) -> int:
+        """Add what other crawler processes kept since this index last looked: the rows of
+        segments it has not read, less the articles it holds. Returns how many were added.
 
-        selector = pafs.FileSelector(root.path(INDEX_DIR), recursive=False, allow_not_found=True)
-        names = sorted(
-            info.path
-            for info in root.fs.get_file_info(selector)
-            if info.type == pafs.FileType.File
-            and info.base_name.endswith(".parquet")
-            and not info.base_name.startswith((".", "_"))
+        Called under `decision_lock` just before a batch is decided and saved, so that
+        crawls writing to one warehouse at once keep one copy of a story between them.
+        """
+        from warehouse.storage import Root, open_root
+
+        root = warehouse if isinstance(warehouse, Root) else open_root(warehouse)
+        known = set(self._segments)
+        new = [path for path in _segment_paths(root) if path not in known]
+        tables = []
+        for path in new:
+            table = _read_segment(root, path)
+            if table is not None:  # else: tried again at the next look
+                self._segments.append(path)
+                tables.append(table)
+        table = pa.concat_tables(tables) if tables else None
+        if table is None or not table.num_rows:
+            return 0
+        ids = table.column("id").to_numpy()
+        _, first = np.unique(ids, return_index=True)
+        first.sort()
+        fresh = first[~np.isin(ids[first], self.rows.ids[: len(self)])]
+        saved = self.unsaved_from == len(self)
+        self._bulk_table(table.take(pa.array(fresh)))
+        if saved:  # they are in their own segments: not this process's to save again
+            self.unsaved_from = len(self)
+        return len(fresh)
+
+    def _bulk_table(self, table: pa.Table) -> None:
+        skeleton = table.column("skeleton")
+        self._bulk(
+            table.column("id").to_numpy(),
+            table.column("url_key").to_numpy(),
+            table.column("content_key").to_numpy(),
+            _fixed(table.column("minhash"), MINHASH_PERM),
+            _fixed(skeleton.fill_null(bytes(SKELETON_PERM)), SKELETON_PERM),
+            skeleton.is_valid().to_numpy(zero_copy_only=False),
         )
+
+    def _read_segments(self, root) -> tuple[list[str], pa.Table | None]:
         tables, segments = [], []
-        for path in names:
-            try:
-                table = pq.read_table(path, filesystem=root.fs)
-            except (OSError, pa.ArrowInvalid) as exc:
-                log.warning("duplicate index: skipping unreadable segment %s: %s", path, exc)
-                continue
-            segments.append(path)
-            params = (table.schema.metadata or {}).get(b"winnow.params", b"").decode()
-            if params != PARAMS:
-                log.info("duplicate index: %s was made with other parameters; rebuilding", path)
-                continue
-            tables.append(table.select(SEGMENT_SCHEMA.names).cast(SEGMENT_SCHEMA))
+        for path in _segment_paths(root):
+            table = _read_segment(root, path)
+            if table is not None:
+                segments.append(path)
+                tables.append(table)
         return segments, pa.concat_tables(tables) if tables else None
 
     def _rebuild(self, root, missing: np.ndarray) -> None:
@@ -761,6 +797,35 @@ class DuplicateIndex:
             ],
             schema=SEGMENT_SCHEMA,
         )
+
+
+def _segment_paths(root) -> list[str]:
+    """The index's segment files, oldest first."""
+    from pyarrow import fs as pafs
+
+    selector = pafs.FileSelector(root.path(INDEX_DIR), recursive=False, allow_not_found=True)
+    return sorted(
+        info.path
+        for info in root.fs.get_file_info(selector)
+        if info.type == pafs.FileType.File
+        and info.base_name.endswith(".parquet")
+        and not info.base_name.startswith((".", "_"))
+    )
+
+
+def _read_segment(root, path: str) -> pa.Table | None:
+    """One segment's rows (none if it was made with other parameters), or None if it
+    cannot be read."""
+    try:
+        table = pq.read_table(path, filesystem=root.fs)
+    except (OSError, pa.ArrowInvalid) as exc:
+        log.warning("duplicate index: skipping unreadable segment %s: %s", path, exc)
+        return None
+    params = (table.schema.metadata or {}).get(b"winnow.params", b"").decode()
+    if params != PARAMS:
+        log.info("duplicate index: %s was made with other parameters; rebuilding", path)
+        return SEGMENT_SCHEMA.empty_table()
+    return table.select(SEGMENT_SCHEMA.names).cast(SEGMENT_SCHEMA)
 
 
 def _fixed(column: pa.ChunkedArray, width: int) -> np.ndarray:

@@ -161,7 +161,8 @@ class DuplicatePipeline:
         batch, self.held = self.held, []
         scraper = self.crawler.engine.scraper
         sent = []
-        for record in self.index.decide(batch):
+        run_id = self.crawler.spider.run_id
+        for record in self.index.decide_shared(self.warehouse, batch, run_id):
             if isinstance(record, Article):
                 self._released[id(record)] = record
             if hasattr(scraper, "start_itemproc_async"):
@@ -169,7 +170,6 @@ class DuplicatePipeline:
             else:  # Scrapy < 2.14
                 sent.append(scraper.start_itemproc(record, response=None))
         DeferredList(sent).addBoth(self._wake_engine)
-        self.index.save(self.warehouse, self.crawler.spider.run_id)
 
     def _wake_engine(self, _result=None) -> None:
         # Let the engine see it is idle now rather than at its next 5-second heartbeat.
@@ -181,7 +181,9 @@ class DuplicatePipeline:
     def drain(self) -> list[Record]:
         """Decide what is held now, for a crawl stopped before it went idle (shutdown,
         CLOSESPIDER_*): WarehousePipeline writes these with the run, in its counters."""
-        records, self.held = (self.index.decide(self.held) if self.held else []), []
+        run_id = self.crawler.spider.run_id
+        held, self.held = self.held, []
+        records = self.index.decide_shared(self.warehouse, held, run_id) if held else []
         return records
 
     def close_spider(self) -> None:
@@ -191,8 +193,8 @@ class DuplicatePipeline:
         if self.held:
             # Stopped before going idle, and no WarehousePipeline drained them (see
             # `drain`): the run's writer has closed.
-            records = self.index.decide(self.held)
-            self.held = []
+            held, self.held = self.held, []
+            records = self.index.decide_shared(self.warehouse, held, self.crawler.spider.run_id)
             writer = WarehouseWriter(self.warehouse, self.crawler.spider.run_id)
             for record in records:
                 writer.add(record)

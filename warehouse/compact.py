@@ -32,7 +32,6 @@ on a local root a lock file refuses a second; on S3, run it from one place.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import time
@@ -45,7 +44,7 @@ import pyarrow.parquet as pq
 from warehouse import schema
 from warehouse.catalog import REPLACES_KEY, DataFile, list_files, split_superseded
 from warehouse.layout import COMPACT, file_name, parse_partition, process_tag
-from warehouse.storage import Root, open_root, publish
+from warehouse.storage import Root, exclusive, open_root, publish
 from warehouse.writer import ROW_GROUP_ROWS, next_sequence, parquet_options, remove_stale_tmp
 
 log = logging.getLogger(__name__)
@@ -241,15 +240,7 @@ def conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
 
 @contextlib.contextmanager
 def _lock(root: Root) -> Iterator[None]:
-    if not root.is_local:
+    with exclusive(root, LOCK_NAME, wait=False) as held:
+        if not held:
+            raise CompactionError(f"another compaction is running on {root.uri}")
         yield
-        return
-    with open(root.path(LOCK_NAME), "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CompactionError(f"another compaction is running on {root.uri}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -13,6 +13,7 @@ object appear complete or not at all), so no reader ever sees half a file.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -124,3 +125,27 @@ def publish(root: Root, directory: str, name: str) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             root.fs.delete_file(tmp)
         raise
+
+
+@contextlib.contextmanager
+def exclusive(root: Root, name: str, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive lock on the file `name` in a local warehouse for the block.
+
+    Yields True once held; with `wait` off, False at once if another process holds it.
+    Object storage has no such lock: there it yields True without one.
+    """
+    if not root.is_local:
+        yield True
+        return
+    path = Path(root.path(name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -599,6 +599,53 @@ def _write(warehouse: Path | str, *records: Article) -> None:
     writer.close()
 
 
+def test_crawls_deciding_into_one_warehouse_at_once_keep_one_copy(warehouse: Path) -> None:
+    first, second = (
+        DuplicateIndex.from_warehouse(warehouse),
+        DuplicateIndex.from_warehouse(warehouse),
+    )
+    ferry = article("http://a.example/news/ferry/", FERRY)
+    copy = article("http://b.example/ferry.html", FERRY)
+    agency = agency_copies()
+    kept = first.decide_shared(warehouse, [ferry, agency[0]], "run-a")
+    assert all(isinstance(r, Article) for r in kept) and len(kept) == 2
+    verdicts = second.decide_shared(
+        warehouse, [copy, agency[1], article("http://r.example/h/", HYDROGEN_REPORT)], "run-b"
+    )
+    outcome = {
+        v.url: (getattr(v, "reason", "kept"), getattr(v, "duplicate_of", None)) for v in verdicts
+    }
+    assert outcome == {
+        copy.url: ("duplicate_content", ferry.id),
+        agency[1].url: ("near_duplicate", agency[0].id),
+        "http://r.example/h/": ("kept", None),
+    }
+    # and the first crawl sees what the second kept, once each
+    assert first.catch_up(warehouse) == 1 and first.catch_up(warehouse) == 0
+    assert len(first) == len(second) == 3
+
+
+def test_crawls_deciding_at_the_same_moment_take_turns(warehouse: Path) -> None:
+    import threading
+
+    indexes = [DuplicateIndex.from_warehouse(warehouse) for _ in range(4)]
+    copies = [article(f"http://s{i}.example/ferry/", FERRY, source=f"s{i}") for i in range(4)]
+    results: dict[int, list] = {}
+    start = threading.Barrier(4)
+
+    def decide(i: int) -> None:
+        start.wait()
+        results[i] = indexes[i].decide_shared(warehouse, [copies[i]], f"run-{i}")
+
+    threads = [threading.Thread(target=decide, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    kept = [r for rs in results.values() for r in rs if isinstance(r, Article)]
+    assert len(results) == 4 and len(kept) == 1
+
+
 def _segments(warehouse: Path) -> list[Path]:
     return sorted((warehouse / INDEX_DIR).glob("*.parquet"))
 

@@ -19,6 +19,7 @@ from tests.conftest import ROOT, winnow_cmd
 from tests.schedule.servers import free_port
 from tests.sites import Story, stories_from_trailer_pages, write_site
 from warehouse import schema
+from warehouse.query import connect
 from warehouse.state import read_json
 from warehouse.writer import WarehouseWriter
 from winnow.demo.server import Site
@@ -208,6 +209,29 @@ def test_scheduled_runs_on_time_incremental_and_a_failing_source_backs_off(
         assert out.index("broken:") < out.index("alpha:")  # failing sources first
         assert "failed in a row" in out and "why: no page fetched" in out
         assert read_json(warehouse, "schedule.json") == {"running": []}
+
+
+def test_two_sources_crawled_at_once_store_a_shared_article_once(
+    tmp_path: Path, warehouse: Path, site_factory
+) -> None:
+    stories = stories_from_trailer_pages(["en", "fr", "es"])
+    site = Site("shared", write_site(tmp_path / "site", stories))
+    with site_factory(site):
+        # the same articles, found by one source in the feed and by the other in the sitemap
+        sources = write_sources(
+            tmp_path / "sources.toml",
+            feed={"feeds": [site.url("/feed.xml")]},
+            sitemap={"sitemaps": [site.url("/sitemap.xml")]},
+        )
+        args = ("schedule", "--once", "--warehouse", str(warehouse), "--sources-file", str(sources))
+        args += ("--allow-private", "--log-dir", str(tmp_path / "logs"), "--max-parallel", "2")
+        winnow_cmd(*args, env=CRAWL_ENV)
+    con = connect(warehouse)
+    assert con.execute("select count(*), count(distinct url) from articles").fetchone() == (3, 3)
+    dupes = con.execute("select count(*) from rejects where reason = 'duplicate_url'").fetchone()
+    assert dupes == (3,)  # the other crawl's copies point at the kept rows
+    started = [r.started_at for runs in load_history(warehouse).values() for r in runs]
+    assert len(started) == 2
 
 
 def test_once_runs_what_is_due_once_then_nothing_until_it_is_due_again(
