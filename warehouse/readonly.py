@@ -28,8 +28,10 @@ def check_read_only(sql: str) -> None:
     """Raise ReadOnlyError unless every statement in `sql` only reads (duckdb.Error if it does not parse)."""
     for statement in duckdb.extract_statements(sql):
         if statement.type not in READ_STATEMENTS:
+            # by its own first word: DuckDB files INSTALL under LOAD, for one
+            what = (statement.query.split() or [statement.type.name])[0].upper()
             raise ReadOnlyError(
-                f"winnow query only reads: {statement.type.name} statements are not run "
+                f"winnow query only reads: {what} statements are not run "
                 "(use SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN)"
             )
 

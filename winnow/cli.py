@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -311,8 +312,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from winnow.history import find_run
     from winnow.report import report
 
+    if args.run and not find_run(args.warehouse, args.run):
+        print(f"error: no run {args.run} in {args.warehouse} (see `winnow runs`)", file=sys.stderr)
+        return 1
     print(report(args.warehouse, args.run))
     return 0
 
@@ -470,6 +475,21 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(kind: type) -> Callable[[str], float]:
+    """An argparse type: a number above zero."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winnow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -531,7 +551,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="only this partition, e.g. articles/date=2026-11-03 or date=2026-11-03/lang=en (repeatable)",
     )
     p.add_argument(
-        "--target-size", type=float, default=256, help="size of merged files in MB (default 256)"
+        "--target-size",
+        type=_positive(float),
+        default=256,
+        help="size of merged files in MB (default 256)",
     )
     p.add_argument(
         "--grace",
@@ -611,7 +634,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="recent runs per source, failing sources first")
     _add_warehouse(p)
     p.add_argument("--source", action="append", default=None, help="only this source (repeatable)")
-    p.add_argument("--limit", type=int, default=5, help="runs shown per source (default: 5)")
+    p.add_argument(
+        "--limit", type=_positive(int), default=5, help="runs shown per source (default: 5)"
+    )
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser(

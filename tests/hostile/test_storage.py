@@ -127,8 +127,8 @@ def query(warehouse: Path, sql: str):
         ("CREATE TABLE t AS SELECT * FROM articles", "CREATE"),
         ("DROP VIEW articles", "DROP"),
         ("select 1; COPY (select 1) TO '{w}/x.csv'", "COPY"),
-        ("PRAGMA enable_profiling='json'; PRAGMA profiling_output='{w}/profile.json'", "SET"),
-        ("INSTALL httpfs", "LOAD"),
+        ("PRAGMA enable_profiling='json'; PRAGMA profiling_output='{w}/profile.json'", "PRAGMA"),
+        ("INSTALL httpfs", "INSTALL"),
         ("SET enable_external_access = true", "SET"),
     ],
 )

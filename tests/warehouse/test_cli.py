@@ -228,6 +228,24 @@ def test_query_csv_writes_list_columns_as_export_does(warehouse: Path, tmp_path:
     assert written.read_text().startswith('"run_id","sources"')
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("stats", "--run", "nosuch"), 1, "error: no run nosuch in"),
+        (("runs", "--limit", "0"), 2, "must be above 0, not 0"),
+        (("compact", "--target-size", "-5"), 2, "must be above 0, not -5"),
+        (("query", "install httpfs"), 2, "INSTALL statements are not run"),
+    ],
+)
+def test_bad_arguments_are_one_clear_error(
+    warehouse: Path, args: tuple, code: int, message: str
+) -> None:
+    _fill(warehouse)
+    proc = winnow_cmd(*args, "--warehouse", str(warehouse), check=False)
+    assert proc.returncode == code and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_the_readme_documents_every_column() -> None:
     readme = (ROOT / "README.md").read_text()
     for table in schema.TABLES:
