@@ -766,6 +766,8 @@ class DuplicateIndex:
             for old in self._segments:
                 try:
                     root.fs.delete_file(old)
+                except FileNotFoundError:
+                    pass  # merged away already, by another crawl's compaction
                 except OSError as exc:
                     log.warning("duplicate index: could not remove merged segment %s: %s", old, exc)
             self._segments = []
