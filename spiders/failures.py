@@ -10,6 +10,8 @@ from the URL.
 
 from __future__ import annotations
 
+import logging
+
 from scrapy import exceptions as scrapy_errors
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -79,3 +81,36 @@ def failure_reason(failure) -> tuple[str, str]:
     if first(ResponseNeverReceived):
         return "download_error", f"no response: {text}"
     return "download_error", f"{type(exc).__name__}: {text}"
+
+
+#: Failures of the network itself: their message says all, a traceback adds Twisted's stack.
+NETWORK_ERRORS = (
+    *TIMEOUTS,
+    *REFUSED_CONNECTION,
+    *DNS_ERRORS,
+    tx_errors.ConnectError,
+    tx_errors.ConnectionLost,
+    ResponseNeverReceived,
+)
+#: Loggers that print a traceback for a download that failed on the network.
+TRACEBACK_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt",)
+
+
+class NetworkErrorLine(logging.Filter):
+    """A download that failed on the network logs one line (Scrapy's message names the
+    error), not forty lines of Twisted's machinery; other errors keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and any(isinstance(e, NETWORK_ERRORS) for e in _chain(exc)):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_network_tracebacks() -> None:
+    """Install `NetworkErrorLine` on the loggers that need it (once per process)."""
+    for name in TRACEBACK_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, NetworkErrorLine) for f in logger.filters):
+            logger.addFilter(NetworkErrorLine())

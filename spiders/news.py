@@ -32,7 +32,7 @@ from pipeline.record import Reject, record_id
 from pipeline.urls import canonical_url
 from settings.sources import Source, select_sources, source_from_dict
 from spiders.discovery import DiscoveryError, discover
-from spiders.failures import failure_reason
+from spiders.failures import failure_reason, quiet_network_tracebacks
 from spiders.seen import AlreadySeen, SeenUrls
 
 ADHOC = "adhoc"
@@ -91,6 +91,7 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._configure(crawler.settings)
+        quiet_network_tracebacks()
         return spider
 
     def _configure(self, settings) -> None:
