@@ -150,11 +150,13 @@ def source_from_dict(data: dict, where: str = "sources.toml") -> Source:
 
         if not isinstance(cron, str) or not croniter.is_valid(cron):
             raise SourceError(f"{where}: field 'cron': {cron!r} is not a cron expression")
+        if "interval" in data:
+            raise SourceError(f"{where}: field 'cron': set 'cron' or 'interval', not both")
     budget = data.get("budget", 5000)
     if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
         raise SourceError(f"{where}: field 'budget': expected a positive whole number of pages")
     floor = data.get("lang_floor", DEFAULT_LANG_FLOOR)
-    if not isinstance(floor, int | float) or not 0 <= floor <= 1:
+    if not isinstance(floor, int | float) or isinstance(floor, bool) or not 0 <= floor <= 1:
         raise SourceError(f"{where}: field 'lang_floor': expected a number between 0 and 1")
     quality = data.get("quality", {})
     from pipeline.quality import RULE_NAMES

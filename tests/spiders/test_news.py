@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import deque
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from settings.sources import SourceError, source_from_dict
 from spiders.news import take_turns
 from tests.conftest import ROOT, winnow_cmd
 from tests.sites import Story, many_stories, stories_from_trailer_pages, write_site
@@ -191,6 +193,22 @@ def test_invalid_sources_file_names_source_and_field(tmp_path: Path) -> None:
     proc = winnow_cmd("sources", "--sources-file", str(sources), check=False)
     assert proc.returncode == 2
     assert "source 'bad': field 'feeds'" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"cron": "*/5 * * * *", "interval": "1h"},
+            "field 'cron': set 'cron' or 'interval', not both",
+        ),
+        ({"lang_floor": True}, "field 'lang_floor': expected a number between 0 and 1"),
+    ],
+)
+def test_source_fields_that_contradict_or_have_the_wrong_type(fields: dict, message: str) -> None:
+    entry = {"name": "a", "feeds": ["http://x.example/feed"], **fields}
+    with pytest.raises(SourceError, match=re.escape(f"source 'a': {message}")):
+        source_from_dict(entry, "sources.toml")
 
 
 @pytest.mark.parametrize(
