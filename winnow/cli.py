@@ -322,6 +322,19 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+#: What `winnow discover` read a URL as, by spiders.discovery.kind_of's names.
+FORMAT_NAMES = {
+    "rss": "an RSS feed",
+    "atom": "an Atom feed",
+    "rdf": "an RSS 1.0 (RDF) feed",
+    "jsonfeed": "a JSON Feed",
+    "sitemap": "a sitemap",
+    "sitemapindex": "a sitemap index",
+    "robots.txt": "robots.txt",
+    "html": "a page",
+}
+
+
 def cmd_discover(args: argparse.Namespace) -> int:
     from winnow.probe import probe
 
@@ -333,7 +346,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         date = found.published.isoformat() if found.published else ""
         print(f"{found.url}\t{found.kind}\t{date}".rstrip())
     if not result.found:
-        what = "a page" if result.kind == "html" else f"a {result.kind}"
+        what = FORMAT_NAMES.get(result.kind, result.kind)
         print(
             f"found nothing in {args.url}: read as {what} with no article URLs "
             "(expected a feed, a sitemap, robots.txt or a page with article links)",
@@ -384,8 +397,11 @@ def _check_source(source, allow_private: bool) -> int:
         )
         for sub in result.sitemaps[:20]:
             inner = probe(sub.url, allow_private)
-            state = inner.error or f"{len(inner.articles)} article URL(s)"
-            print(f"       {sub.url}: {state}")
+            if inner.error:
+                failures += 1  # a listed sitemap that fails hides its articles: a failure
+                print(f"FAIL   {sub.url}: {inner.error}")
+            else:
+                print(f"       {sub.url}: {len(inner.articles)} article URL(s)")
         for found in result.articles[:5]:
             print(f"       e.g. {found.url}")
     return 1 if failures else 0

@@ -281,6 +281,12 @@ def test_discover_says_when_it_found_nothing(news_site, site_factory) -> None:
         proc = winnow_cmd("discover", site.url("/notes.txt"), "--allow-private", check=False)
     assert proc.returncode == 1 and proc.stdout == ""
     assert "found nothing in" in proc.stderr and "read as a page" in proc.stderr
+    site.routes["/empty.xml"] = lambda h: h.send_bytes(
+        200, b'<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>', "text/xml"
+    )
+    with site_factory(site):
+        proc = winnow_cmd("discover", site.url("/empty.xml"), "--allow-private", check=False)
+    assert proc.returncode == 1 and "read as an RSS feed with no article URLs" in proc.stderr
 
 
 def test_discover_refuses_private_addresses_by_default() -> None:
@@ -314,6 +320,35 @@ def test_sources_lists_and_checks_a_source(demo_sources: Path) -> None:
         "sources", "check", "meridian", "--sources-file", str(demo_sources), check=False
     )
     assert refused.returncode == 1 and "refused" in refused.stdout
+
+
+def test_sources_check_fails_when_a_listed_sitemap_fails(
+    news_site, site_factory, tmp_path: Path
+) -> None:
+    site, _ = news_site
+    index = (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<sitemap><loc>{{BASE}}/sitemap.xml</loc></sitemap>"
+        "<sitemap><loc>{{BASE}}/gone.xml</loc></sitemap></sitemapindex>"
+    )
+    site.routes["/index.xml"] = lambda h: h.send_bytes(
+        200, index.replace("{{BASE}}", site.base).encode(), "application/xml"
+    )
+    sources = tmp_path / "sources.toml"
+    with site_factory(site):
+        sources.write_text(f'[[source]]\nname = "idx"\nsitemaps = ["{site.url("/index.xml")}"]\n')
+        proc = winnow_cmd(
+            "sources",
+            "check",
+            "idx",
+            "--sources-file",
+            str(sources),
+            "--allow-private",
+            check=False,
+        )
+    assert proc.returncode == 1, proc.stdout
+    assert "/sitemap.xml: 8 article URL(s)" in proc.stdout
+    assert "FAIL" in proc.stdout and "/gone.xml: HTTP 404" in proc.stdout
 
 
 def test_quality_thresholds_global_then_per_source(
