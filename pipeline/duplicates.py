@@ -334,7 +334,8 @@ class _BandIndex:
                         (level[np.repeat(lo[hit], c) + offsets] & _ROW_MASK).astype(np.int64)
                     )
                     owners.append(np.repeat(owner[hit], c))
-            for k, prefix in enumerate(flat[part].tolist()):  # the dict: at most FOLD_EVERY rows
+            # the dict level: at most FOLD_EVERY rows, and often empty
+            for k, prefix in enumerate(flat[part].tolist() if self.pending else ()):
                 got = self.pending.get(prefix)
                 if got:
                     rows.append(np.asarray(got, np.int64))

@@ -229,7 +229,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 def _flat(rel):
     """The relation with its list, struct and map columns as text, as CSV holds them
     (`winnow export --format csv` writes them alike: [a, b])."""
-    nested = ("[]", "[", "STRUCT", "MAP", "UNION")
+    nested = ("[", "STRUCT", "MAP", "UNION")  # lists and arrays end in [] or [N]
     columns = [
         f'CAST("{c}" AS VARCHAR) AS "{c}"' if any(m in str(t) for m in nested) else f'"{c}"'
         for c, t in zip((c.replace('"', '""') for c in rel.columns), rel.types, strict=True)
