@@ -70,7 +70,9 @@ def child(mode: str, sitemap: str, warehouse: str) -> None:
     elapsed = time.perf_counter() - started
     # the crawler process's own CPU (all its threads, start-up included)
     print(
-        f"RESULT {stats.get('winnow/pages', 0)} {elapsed:.3f} {time.process_time():.3f}", flush=True
+        f"RESULT {stats.get('winnow/pages', 0)} {elapsed:.3f} {time.process_time():.3f}"
+        f" {stats.get('winnow/clean_cpu_seconds', 0)}",
+        flush=True,
     )
 
 
@@ -85,6 +87,7 @@ class Crawl:
     crawler_cpu: float
     workers_cpu: float  # the crawler's child processes: forkserver and cleaning workers
     server_cpu: float  # this process: the local server's threads (and this sampling loop)
+    clean_cpu: float  # what the workers spent in `clean` itself, timed by them during the crawl
 
     def ms_per_page(self, cpu: float) -> float:
         return 1000 * cpu / max(1, self.pages)
@@ -143,7 +146,7 @@ def measure(mode: str, sitemap: str, warehouse: str) -> Crawl:
     if "RESULT" not in out:
         raise SystemExit(f"{mode} crawl failed:\n{err[-3000:]}")
     line = next(line for line in out.splitlines() if line.startswith("RESULT"))
-    _, pages, seconds, crawler_cpu = line.split()
+    _, pages, seconds, crawler_cpu, clean_cpu = line.split()
     return Crawl(
         int(pages),
         float(seconds),
@@ -152,6 +155,7 @@ def measure(mode: str, sitemap: str, warehouse: str) -> Crawl:
         float(crawler_cpu),
         sum(children_cpu.values()),
         server_cpu,
+        float(clean_cpu),
     )
 
 
@@ -282,6 +286,14 @@ def main() -> None:
             f" {together[1] * 1000:.1f} after)"
         )
         print(f"(b) / (c)                : {full.pages / full.seconds / ceiling:8.2f}")
+        # The same ceiling with the clean CPU the crawl's own workers timed while they
+        # cleaned (b)'s pages: no spell of the machine between the two measurements.
+        # (b) / (c) is then the share of the cores' time that went to cleaning.
+        during = full.clean_cpu / max(1, full.pages)
+        print(
+            f"    with clean CPU timed by (b)'s workers as they cleaned ({during * 1000:.1f} ms/page):"
+            f" (c) {cores / during:.1f} pages/s, (b) / (c) {full.pages / full.seconds * during / cores:.2f}"
+        )
         print(
             f"    with clean CPU timed in one process alone ({per_page_alone * 1000:.1f} ms/page;"
             f" {alone[0] * 1000:.1f} before, {alone[1] * 1000:.1f} after):"

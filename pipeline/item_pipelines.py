@@ -74,6 +74,7 @@ class CleanPipeline:
 
     def close_spider(self) -> None:
         self.pool.close()
+        self.crawler.stats.set_value("winnow/clean_cpu_seconds", round(self.pool.clean_cpu, 3))
 
     async def process_item(self, item):
         if not isinstance(item, Page):

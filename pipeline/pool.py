@@ -121,19 +121,29 @@ def clean_bounded_sync(
         return failure_reject(page, exc, timeout)
 
 
-def clean_pages(pages: list[tuple[Page, CleanConfig]]) -> list[Record | Exception]:
+@dataclass
+class Cleaned:
+    """What a worker sends back for one task: a result per page, in order, and the CPU
+    seconds the worker spent cleaning them (the crawl's `winnow/clean_cpu_seconds`)."""
+
+    records: list[Record | Exception]
+    cpu_seconds: float
+
+
+def clean_pages(pages: list[tuple[Page, CleanConfig]]) -> Cleaned:
     """(In a worker) clean one task's pages; a step's exception is that page's result."""
     # Imported here: the crawler process never cleans (see pipeline.config); a
     # worker has it loaded already (pipeline.worker).
     from pipeline.clean import clean
 
+    started = time.process_time()
     records: list[Record | Exception] = []
     for page, config in pages:
         try:
             records.append(clean(page, config))
         except Exception as exc:  # a bug in a step must not lose the page
             records.append(exc)
-    return records
+    return Cleaned(records, time.process_time() - started)
 
 
 @dataclass
@@ -158,7 +168,7 @@ class CleaningPool:
         workers: int,
         timeout: float,
         max_batch: int = MAX_BATCH,
-        task: Callable[[list[tuple[Page, CleanConfig]]], list] = clean_pages,
+        task: Callable[[list[tuple[Page, CleanConfig]]], Cleaned] = clean_pages,
     ) -> None:
         self.timeout = timeout
         self.max_batch = max_batch
@@ -174,6 +184,9 @@ class CleaningPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         #: Tasks sent to the workers so far.
         self.tasks = 0
+        #: CPU seconds the workers spent cleaning the pages that came back (not their
+        #: start, nor the hand-offs): what the pages cost, measured while the crawl ran.
+        self.clean_cpu = 0.0
         # The workers start while the crawl starts, not at its first page; from another
         # thread, as pebble waits for the forkserver's warm-up to fork them. Pages wait
         # here until they are up: the event loop never waits on pebble's start.
@@ -299,7 +312,9 @@ class CleaningPool:
             return
         self._running -= 1
         try:
-            results = done.result()
+            cleaned = done.result()
+            results = cleaned.records
+            self.clean_cpu += cleaned.cpu_seconds
             if len(results) != len(jobs):
                 raise RuntimeError(f"{len(results)} records came back for {len(jobs)} pages")
         except Exception as exc:
