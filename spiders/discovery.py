@@ -164,6 +164,10 @@ def kind_of(body: bytes) -> str:
     return mapping.get(root, "html")
 
 
+#: How libxml2 names the error that stops an entity bomb (billion laughs).
+_ENTITY_BOMB = "entity amplification"
+
+
 def _fatal(error_log: etree._ListErrorLog) -> str | None:
     """The first fatal error of a recovering parse, as a message; None if there was none."""
     for error in error_log:
@@ -239,6 +243,10 @@ def from_sitemap(body: bytes, base_url: str) -> Iterator[Found]:
     parser = etree.iterparse(
         io.BytesIO(body), events=("end",), tag=("{*}url", "{*}sitemap"), **_XML_PARSER_ARGS
     )
+    # Each URL waits for the next element: libxml2 (2.14 and later) still ends the element
+    # it stopped an entity bomb in, with the entity left out of its text ("/a/&lol9;"
+    # became "/a/"), so the URL read last is only good if the parse did not end on a bomb.
+    last: Found | None = None
     try:
         for _event, el in parser:
             name = _local(el.tag)
@@ -253,15 +261,22 @@ def from_sitemap(body: bytes, base_url: str) -> Iterator[Found]:
                     published = _date(child.text)
             url = _absolute(base_url, loc) if loc else None
             if url:
-                yield Found(url, "sitemap" if name == "sitemap" else "article", published)
+                if last is not None:
+                    yield last
+                last = Found(url, "sitemap" if name == "sitemap" else "article", published)
             # Free the element and the already-read siblings the root still points to.
             el.clear(keep_tail=False)
             parent = el.getparent()
             while parent is not None and el.getprevious() is not None:
                 del parent[0]
     except etree.XMLSyntaxError as exc:
+        if last is not None and _ENTITY_BOMB not in str(exc):
+            yield last
         raise DiscoveryError(f"malformed sitemap: {exc}") from None
-    if broken := _fatal(parser.error_log):
+    broken = _fatal(parser.error_log)
+    if last is not None and not (broken and _ENTITY_BOMB in broken):
+        yield last
+    if broken:
         raise DiscoveryError(f"malformed sitemap: {broken}; the URLs before it were read")
 
 
