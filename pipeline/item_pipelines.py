@@ -101,6 +101,12 @@ class DuplicatePipeline:
     `keep_order` and sent back through the pipelines, so which copy is kept does not
     depend on the order they arrived in. `WINNOW_NEAR_DUPLICATES = False` keeps only
     the URL and exact-text checks.
+
+    A big hold (a quarter of `WINNOW_DUPLICATE_HOLD` or more) is also released once the
+    crawl has nothing left to fetch: the decision and the writes then run while the
+    workers clean the last pages, instead of after them with the cores idle (0.3 s of
+    a 2,000-page crawl's end). The pages still being cleaned are decided in a window
+    of their own, as pages are whenever a window closes; a small crawl stays one window.
     """
 
     def __init__(self, warehouse: str, crawler=None) -> None:
@@ -111,6 +117,7 @@ class DuplicatePipeline:
         off = {} if near else {"near": float("inf"), "spun": float("inf")}
         self.index = DuplicateIndex.from_warehouse(warehouse, **off)
         self.hold_max = settings.getint("WINNOW_DUPLICATE_HOLD", 1000) if settings else 0
+        self.drained_min = max(1, self.hold_max // 4)
         flush = settings.getfloat("WINNOW_FLUSH_SECONDS", 30.0) if settings else 0.0
         self.hold_seconds = (
             settings.getfloat("WINNOW_DUPLICATE_HOLD_SECONDS", flush) if settings else 0.0
@@ -118,6 +125,7 @@ class DuplicatePipeline:
         self.held: list[Article] = []
         self._held_since = 0.0
         self._released: dict[int, Article] = {}
+        self._drained = False  # released since fetching last stopped
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -146,12 +154,32 @@ class DuplicatePipeline:
         self._idle_timer.start(IDLE_CHECK_SECONDS, now=False)
 
     def _release_if_due(self) -> None:
+        engine = self.crawler.engine
+        drained = engine is not None and self._nothing_to_fetch(engine, self.crawler.spider)
+        if not drained:
+            self._drained = False
         if not self.held:
             return
-        engine = self.crawler.engine
         waited = time.monotonic() - self._held_since
         if waited >= self.hold_seconds or (engine is not None and engine.spider_is_idle()):
             self._release()
+        elif drained and not self._drained and len(self.held) >= self.drained_min:
+            self._drained = True
+            self._release()
+
+    @staticmethod
+    def _nothing_to_fetch(engine, spider) -> bool:
+        """No download under way or queued, and no article URL waiting in the spider
+        (spiders/news.py): what the crawl still has to do is in the scraper and the
+        cleaning pool. A feed still being parsed may yet give more; fetching then
+        resumes, and a later drain may release again."""
+        scheduler = engine.scheduler
+        return (
+            not engine.downloader.active
+            and not getattr(spider, "waiting", None)
+            and scheduler is not None
+            and not scheduler.has_pending_requests()
+        )
 
     def spider_idle(self) -> None:
         if self.held:

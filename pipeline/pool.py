@@ -273,9 +273,10 @@ class CleaningPool:
                 self._start_bound = self._loop.call_later(wait, self._overdue)
             return
         while self._waiting and self._running < self._slots:
-            # Spread what waits over the free slots, so no worker idles while another
-            # has a full task queued.
-            share = -(-len(self._waiting) // (self._slots - self._running))
+            # Spread what waits over all the slots, so no worker idles while another has
+            # a full task queued; as the waiting pages run out at a crawl's end, tasks get
+            # smaller and the workers finish together.
+            share = -(-len(self._waiting) // self._slots)
             jobs = [self._waiting.popleft()]
             while (
                 not jobs[0].alone

@@ -1,12 +1,19 @@
-"""The run's outcome as its `runs` row states it (pipeline.item_pipelines.run_outcome)."""
+"""The item pipelines in a crawl: the run's outcome as its `runs` row states it
+(pipeline.item_pipelines.run_outcome), and when the duplicate hold is decided."""
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from pipeline.duplicates import INDEX_DIR
 from pipeline.item_pipelines import run_outcome
+from tests.conftest import winnow_cmd
+from tests.sites import many_stories, write_site
+from warehouse.query import connect
+from winnow.demo.server import Site
 
 
 def counters(pages: int, errors: int) -> Counter:
@@ -50,3 +57,31 @@ def test_workers_that_could_not_clean_fail_the_run_with_their_message() -> None:
         "failed",
         "the cleaning workers cannot start: ImportError: x",
     )
+
+
+@pytest.mark.parametrize(("hold", "windows"), [(400, 2), (1000, 1)])
+def test_a_big_hold_is_decided_while_the_last_pages_are_cleaned(
+    tmp_path: Path, site_factory, warehouse: Path, hold: int, windows: int
+) -> None:
+    """120 pages are fetched long before the workers, warming up, have cleaned them. With a
+    hold of 400, the 100th held article (a quarter of it) is decided with those before it
+    once nothing is left to fetch, and the rest at the end: two windows, two index
+    segments. With the default hold (1,000: a quarter is 250) the crawl is one window."""
+    root = write_site(tmp_path / "site", many_stories(120))
+    with site_factory(Site("news", root)) as sites:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(
+            f'[[source]]\nname = "news"\nsitemaps = ["{sites["news"].url("/sitemap.xml")}"]\n'
+        )
+        winnow_cmd(
+            "crawl", "--sources-file", str(sources), "--warehouse", str(warehouse),
+            "--allow-private",
+            env={"WINNOW_START_DELAY": "0.01", "WINNOW_DUPLICATE_HOLD": str(hold)},
+        )  # fmt: skip
+    assert len(list((warehouse / INDEX_DIR).glob("*.parquet"))) == windows
+    con = connect(warehouse)
+    assert con.execute("select count(*), count(distinct url) from articles").fetchone() == (
+        120,
+        120,
+    )
+    assert con.execute("select articles, rejects from runs").fetchone() == (120, 0)

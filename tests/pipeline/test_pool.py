@@ -96,8 +96,9 @@ def test_only_the_page_over_the_bound_times_out(one_worker: CleaningPool) -> Non
     assert [outcome(r)[0] for r in records] == ["article"] * 3 + ["timeout", "article"]
     assert records[3].detail == f"cleaning took longer than {BOUND:g}s"
     assert [outcome(r) for r in records[2::2]] == [outcome(clean(before)), outcome(clean(after))]
-    # the task of three ran past the bound; each of its pages then went alone
-    assert one_worker.tasks == 2 + 1 + 3
+    # the three that waited went as two and one; the task of two ran past the bound,
+    # and each of its pages then went alone
+    assert one_worker.tasks == 2 + 2 + 2
 
 
 def test_a_worker_that_dies_costs_only_the_page_that_killed_it() -> None:
@@ -111,7 +112,7 @@ def test_a_worker_that_dies_costs_only_the_page_that_killed_it() -> None:
         pool.close()
     assert [outcome(r)[0] for r in records] == ["article"] * 3 + ["worker_crash", "article"]
     assert "the cleaning worker died" in records[3].detail
-    assert pool.tasks == 2 + 1 + 3
+    assert pool.tasks == 2 + 2 + 2  # as above: the task of two, with the crash, went again
 
 
 def test_a_step_that_raises_is_a_clean_error_for_that_page_only(
@@ -124,7 +125,7 @@ def test_a_step_that_raises_is_a_clean_error_for_that_page_only(
     assert [outcome(r)[0] for r in records] == ["article"] * 3 + ["clean_error", "article"]
     assert isinstance(records[3], Reject)
     assert records[3].detail.startswith("ValueError: unknown language backend 'no-such-backend'")
-    assert one_worker.tasks == 2 + 1  # no task failed as a whole: nothing went again
+    assert one_worker.tasks == 2 + 2  # no task failed as a whole: nothing went again
 
 
 #: Run in a process of its own: the forkserver, and so the workers' imports, is per process.
@@ -232,3 +233,21 @@ def test_a_pool_that_stops_while_its_workers_start_rejects_the_pages_that_wait()
     assert [outcome(r) for r in records] == [
         ("clean_error", page.url, pool.failure) for page in pages
     ]
+
+
+def test_tasks_get_smaller_as_the_waiting_pages_run_out(one_worker: CleaningPool) -> None:
+    """At a crawl's end no worker should be left with a full task while the other idles."""
+    sizes = []
+    schedule = one_worker._pool.schedule
+
+    def spy(function, args=(), **kwargs):
+        sizes.append(len(args[0]))
+        return schedule(function, args=args, **kwargs)
+
+    one_worker._pool.schedule = spy
+    pages = news_pages(14)
+    records = clean_all(one_worker, [(page, OK) for page in pages])
+    assert [outcome(r) for r in records] == [outcome(clean(page)) for page in pages]
+    # two pages take the worker's two slots; then each freed slot takes its share of
+    # what waits over both slots (all twelve at once, before)
+    assert sizes == [1, 1, 6, 3, 2, 1]
