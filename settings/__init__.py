@@ -49,7 +49,9 @@ WINNOW_DUPLICATE_HOLD_SECONDS = float(
     os.environ.get("WINNOW_DUPLICATE_HOLD_SECONDS", str(WINNOW_FLUSH_SECONDS))
 )
 #: ... or until this many are held. With WINNOW_FLUSH_ROWS, what bounds a fast crawl's
-#: memory: held articles and buffered rows are the crawler's only per-page buffers.
+#: memory: held articles and buffered rows are the crawler's only per-page buffers. A
+#: quarter of it held when nothing is left to fetch is decided then, while the last
+#: pages are cleaned (pipeline/item_pipelines.py).
 WINNOW_DUPLICATE_HOLD = int(os.environ.get("WINNOW_DUPLICATE_HOLD", "1000"))
 #: Who to contact about this crawler; goes into the User-Agent.
 WINNOW_CONTACT = os.environ.get("WINNOW_CONTACT", "https://github.com/winnow-news/winnow")
