@@ -154,16 +154,20 @@ class DuplicatePipeline:
         self._idle_timer.start(IDLE_CHECK_SECONDS, now=False)
 
     def _release_if_due(self) -> None:
-        engine = self.crawler.engine
-        drained = engine is not None and self._nothing_to_fetch(engine, self.crawler.spider)
-        if not drained:
-            self._drained = False
+        engine, spider = self.crawler.engine, self.crawler.spider
+        if self._drained and engine is not None and not self._nothing_to_fetch(engine, spider):
+            self._drained = False  # fetching resumed: the next drain may release again
         if not self.held:
             return
         waited = time.monotonic() - self._held_since
         if waited >= self.hold_seconds or (engine is not None and engine.spider_is_idle()):
             self._release()
-        elif drained and not self._drained and len(self.held) >= self.drained_min:
+        elif (
+            not self._drained
+            and len(self.held) >= self.drained_min
+            and engine is not None
+            and self._nothing_to_fetch(engine, spider)
+        ):
             self._drained = True
             self._release()
 

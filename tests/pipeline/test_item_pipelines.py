@@ -63,16 +63,16 @@ def test_workers_that_could_not_clean_fail_the_run_with_their_message() -> None:
 def test_a_big_hold_is_decided_while_the_last_pages_are_cleaned(
     tmp_path: Path, site_factory, warehouse: Path, hold: int, windows: int
 ) -> None:
-    """120 pages are fetched long before the workers, warming up, have cleaned them. With a
-    hold of 400, the 100th held article (a quarter of it) is decided with those before it
-    once nothing is left to fetch, and the rest at the end: two windows, two index
-    segments. With the default hold (1,000: a quarter is 250) the crawl is one window."""
-    root = write_site(tmp_path / "site", many_stories(120))
+    """200 pages of news-page weight (~40 KB, ~10 ms of cleaning each). With a hold of
+    400, once nothing is left to fetch and 100 articles (a quarter) are held, those are
+    decided while the last pages are still cleaned (at least half a second of them),
+    and the rest at the end: two windows, two index segments. With the default hold
+    (1,000: a quarter is 250) the crawl is one window."""
+    root = write_site(tmp_path / "site", many_stories(200), chrome=150)
     with site_factory(Site("news", root)) as sites:
         sources = tmp_path / "sources.toml"
-        sources.write_text(
-            f'[[source]]\nname = "news"\nsitemaps = ["{sites["news"].url("/sitemap.xml")}"]\n'
-        )
+        sitemap = sites["news"].url("/sitemap.xml")
+        sources.write_text(f'[[source]]\nname = "news"\nsitemaps = ["{sitemap}"]\n')
         winnow_cmd(
             "crawl", "--sources-file", str(sources), "--warehouse", str(warehouse),
             "--allow-private",
@@ -81,7 +81,7 @@ def test_a_big_hold_is_decided_while_the_last_pages_are_cleaned(
     assert len(list((warehouse / INDEX_DIR).glob("*.parquet"))) == windows
     con = connect(warehouse)
     assert con.execute("select count(*), count(distinct url) from articles").fetchone() == (
-        120,
-        120,
+        200,
+        200,
     )
-    assert con.execute("select articles, rejects from runs").fetchone() == (120, 0)
+    assert con.execute("select articles, rejects from runs").fetchone() == (200, 0)
