@@ -154,36 +154,23 @@ class DuplicatePipeline:
         self._idle_timer.start(IDLE_CHECK_SECONDS, now=False)
 
     def _release_if_due(self) -> None:
-        engine, spider = self.crawler.engine, self.crawler.spider
-        if self._drained and engine is not None and not self._nothing_to_fetch(engine, spider):
+        engine = self.crawler.engine
+        if self._drained and not self._fetching_done():
             self._drained = False  # fetching resumed: the next drain may release again
         if not self.held:
             return
         waited = time.monotonic() - self._held_since
         if waited >= self.hold_seconds or (engine is not None and engine.spider_is_idle()):
             self._release()
-        elif (
-            not self._drained
-            and len(self.held) >= self.drained_min
-            and engine is not None
-            and self._nothing_to_fetch(engine, spider)
-        ):
+        elif not self._drained and len(self.held) >= self.drained_min and self._fetching_done():
             self._drained = True
             self._release()
 
-    @staticmethod
-    def _nothing_to_fetch(engine, spider) -> bool:
-        """No download under way or queued, and no article URL waiting in the spider
-        (spiders/news.py): what the crawl still has to do is in the scraper and the
-        cleaning pool. A feed still being parsed may yet give more; fetching then
-        resumes, and a later drain may release again."""
-        scheduler = engine.scheduler
-        return (
-            not engine.downloader.active
-            and not getattr(spider, "waiting", None)
-            and scheduler is not None
-            and not scheduler.has_pending_requests()
-        )
+    def _fetching_done(self) -> bool:
+        """The spider says nothing is left to fetch (spiders/news.py); a spider that
+        cannot tell never releases early."""
+        done = getattr(self.crawler.spider, "fetching_done", None)
+        return self.crawler.engine is not None and done is not None and done()
 
     def spider_idle(self) -> None:
         if self.held:

@@ -270,14 +270,15 @@ def from_sitemap(body: bytes, base_url: str) -> Iterator[Found]:
             while parent is not None and el.getprevious() is not None:
                 del parent[0]
     except etree.XMLSyntaxError as exc:
-        if last is not None and _ENTITY_BOMB not in str(exc):
-            yield last
-        raise DiscoveryError(f"malformed sitemap: {exc}") from None
-    broken = _fatal(parser.error_log)
+        broken = str(exc)
+        error = f"malformed sitemap: {broken}"
+    else:
+        broken = _fatal(parser.error_log)
+        error = broken and f"malformed sitemap: {broken}; the URLs before it were read"
     if last is not None and not (broken and _ENTITY_BOMB in broken):
         yield last
-    if broken:
-        raise DiscoveryError(f"malformed sitemap: {broken}; the URLs before it were read")
+    if error:
+        raise DiscoveryError(error)
 
 
 def from_robots(body: bytes, base_url: str) -> Iterator[Found]:

@@ -140,7 +140,7 @@ class NewsSpider(scrapy.Spider):
             for request in self.feed():
                 fed = True
                 yield request
-            if not self.waiting and self.engine_idle():
+            if self.fetching_done() and self.crawler.engine.scraper.slot.is_idle():
                 return  # every entry point read and every page handled
             if not fed:
                 await sleep(FEED_PAUSE)
@@ -175,13 +175,17 @@ class NewsSpider(scrapy.Spider):
             for name, url in take_turns(self.waiting, 2 * self.feed_low - queued):
                 yield self.article_request(name, url)
 
-    def engine_idle(self) -> bool:
-        """Nothing downloading, being parsed or queued: no more article URLs can turn up."""
+    def fetching_done(self) -> bool:
+        """Nothing downloading or queued and no article URL waiting: what the crawl still
+        has to do is in the scraper (a feed being parsed may yet list more) and the
+        cleaning pool. With the scraper idle too, no more article URLs can turn up."""
         engine = self.crawler.engine
+        scheduler = engine.scheduler
         return (
-            not engine.downloader.active
-            and engine.scraper.slot.is_idle()
-            and not engine.scheduler.has_pending_requests()
+            not self.waiting
+            and not engine.downloader.active
+            and scheduler is not None
+            and not scheduler.has_pending_requests()
         )
 
     def entry_failed(self, failure):
