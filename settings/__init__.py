@@ -100,6 +100,7 @@ EXTENSIONS_BASE = {
     k: v for k, v in _scrapy_defaults.EXTENSIONS_BASE.items() if k != _remote_control
 }
 LOG_LEVEL = os.environ.get("WINNOW_LOG_LEVEL", "INFO")
+STATS_CLASS = "spiders.stats.CrawlStats"
 
 TWISTED_DNS_RESOLVER = "spiders.netguard.GuardedResolver"
 DOWNLOADER_MIDDLEWARES = {
