@@ -7,18 +7,21 @@ pool), so the pages after them wait and go together in one task.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
+import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 
+import pipeline.pool
 from pipeline.clean import clean
 from pipeline.config import CleanConfig
 from pipeline.page import Page
-from pipeline.pool import CleaningPool, clean_pages
+from pipeline.pool import MAX_BATCH, PIPE_BYTES, CleaningPool, clean_pages
 from pipeline.record import Article, Record, Reject
 from tests.conftest import BROKEN_IMPORT, ROOT, fake_trafilatura
 from tests.sites import article_html, many_stories
@@ -34,11 +37,14 @@ SLOW_BODY = (
 BOUND = 0.4
 
 
-def news_pages(n: int) -> list[Page]:
+def news_pages(n: int, chrome: int = 0) -> list[Page]:
+    """`n` article pages; `chrome` sidebar links each make them weigh what news pages do."""
     return [
         Page(
             url=f"http://news.example/{story.slug}/",
-            body=article_html(story).replace("{{BASE}}", "http://news.example").encode(),
+            body=article_html(story, chrome=chrome)
+            .replace("{{BASE}}", "http://news.example")
+            .encode(),
             headers={"content-type": "text/html; charset=utf-8"},
         )
         for story in many_stories(n)
@@ -251,3 +257,27 @@ def test_tasks_get_smaller_as_the_waiting_pages_run_out(one_worker: CleaningPool
     # two pages take the worker's two slots; then each freed slot takes its share of
     # what waits over both slots (all twelve at once, before)
     assert sizes == [1, 1, 6, 3, 2, 1]
+
+
+def test_the_next_task_waits_whole_in_the_pipe(one_worker: CleaningPool) -> None:
+    """A task of news pages is bigger than a default pipe; the worker should not read it
+    piecemeal, waiting on the crawler's threads for each piece."""
+    channel = one_worker._pool._pool_manager.worker_manager.pool_channel
+    for end in (channel.writer, channel.reader):
+        assert fcntl.fcntl(end.fileno(), fcntl.F_GETPIPE_SZ) >= PIPE_BYTES
+    task = pickle.dumps([(page, OK) for page in news_pages(MAX_BATCH, chrome=150)])
+    assert len(task) > 64 * 1024  # what the pipe held before
+
+
+def test_a_pool_whose_pipes_cannot_widen_still_cleans(monkeypatch) -> None:
+    def refuse(*args):
+        raise PermissionError("pipe-max-size")
+
+    monkeypatch.setattr(pipeline.pool.fcntl, "fcntl", refuse)
+    pool = CleaningPool(workers=1, timeout=BOUND)
+    try:
+        pages = news_pages(3)
+        records = clean_all(pool, [(page, OK) for page in pages])
+    finally:
+        pool.close()
+    assert [outcome(r) for r in records] == [outcome(clean(page)) for page in pages]
