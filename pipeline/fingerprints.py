@@ -28,11 +28,16 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
-import numpy as np
 from rensa import RMinHash
 
 from pipeline.record import Article
+
+if TYPE_CHECKING:
+    # Not imported at run time: a cleaning worker would load numpy (~85 ms of every
+    # pool's start) for one multiply a page. Arrays come from pipeline.duplicates.
+    import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -51,7 +56,7 @@ PARAMS = (
     f"words=casefold-w;shingle={SHINGLE_WORDS};minhash={MINHASH_PERM}/{MINHASH_SEED};"
     f"skeleton={SKELETON_GRAM}/{SKELETON_PERM}/{SKELETON_SEED}/{MIN_SKELETON_WORDS};bbit=8;rensa"
 )
-_MIX = np.uint64(0x9E3779B1)
+_MIX = 0x9E3779B1
 
 
 def text_words(text: str) -> list[str]:
@@ -79,8 +84,7 @@ def shingles(words: list[str], size: int = SHINGLE_WORDS) -> list[str]:
 
 def _bbit(digest: list[int]) -> bytes:
     # Mix before keeping one byte: the low bits of a linear permutation are not uniform.
-    values = np.asarray(digest, dtype=np.uint64)
-    return (((values * _MIX) & np.uint64(0xFFFFFFFF)) >> np.uint64(24)).astype(np.uint8).tobytes()
+    return bytes(((value * _MIX) & 0xFFFFFFFF) >> 24 for value in digest)
 
 
 def minhash(tokens: list[str], perm: int = MINHASH_PERM, seed: int = MINHASH_SEED) -> bytes:
@@ -116,9 +120,8 @@ def skeleton_signature(text: str, lang: str, words: list[str] | None = None) -> 
 
 def similarity(a: bytes | np.ndarray, b: bytes | np.ndarray) -> float:
     """Estimated Jaccard similarity of two b-bit signatures (corrected for 1/256 collisions)."""
-    x = np.frombuffer(a, dtype=np.uint8) if isinstance(a, bytes) else a
-    y = np.frombuffer(b, dtype=np.uint8) if isinstance(b, bytes) else b
-    return estimate(float(np.mean(x == y)))
+    equal = sum(x == y for x, y in zip(bytes(a), bytes(b), strict=True))
+    return estimate(equal / len(a))
 
 
 def estimate(matching: float | np.ndarray) -> float | np.ndarray:
@@ -126,7 +129,7 @@ def estimate(matching: float | np.ndarray) -> float | np.ndarray:
     jaccard = (matching - 1 / 256) / (1 - 1 / 256)
     if isinstance(jaccard, float):  # one value: np.clip costs more than the rest of a lookup
         return min(1.0, max(0.0, jaccard))
-    return np.clip(jaccard, 0.0, 1.0)
+    return jaccard.clip(0.0, 1.0)
 
 
 def add_fingerprints(article: Article) -> Article:
