@@ -27,14 +27,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.fast_site import serve_folder  # noqa: E402
-from pipeline.page import Page  # noqa: E402
-from tests.sites import article_html, many_stories, write_site  # noqa: E402
+# Nothing else is imported at the top: each cleaning worker of a crawl child imports
+# this file again as its main module (multiprocessing does so for every process it
+# starts), as the workers of `winnow crawl` import the `winnow` script, which costs them
+# 6 ms. This file's own imports (psutil, the test site) cost each worker 50 ms of its start.
 
 #: Sidebar links per page, so pages weigh what real news pages weigh (~40 KB).
 CHROME = 150
@@ -102,6 +101,8 @@ def measure(mode: str, sitemap: str, warehouse: str) -> Crawl:
     it costs the kernel a walk of each process's page tables). The children's CPU is
     read every 0.1 s, so the last tenth of a second of each is missed.
     """
+    import psutil
+
     cmd = [
         sys.executable,
         __file__,
@@ -182,8 +183,9 @@ def clean_cpu_per_page(sample: int = 300, at_once: int = 1) -> float:
 
 def time_clean(sample: int) -> float:
     """(In the child) clean CPU seconds per page over `sample` benchmark pages, warmed up."""
-    # Imported here, not at the top: the crawl children load only what a crawler does.
     from pipeline.clean import clean
+    from pipeline.page import Page
+    from tests.sites import article_html, many_stories
 
     pages = [
         Page(
@@ -205,6 +207,8 @@ def time_clean(sample: int) -> float:
 
 def seen_index_memory(n: int) -> tuple[float, float, float]:
     """RSS growth (MB) from building a seen-URL index of `n` URLs, lookups/s, and its own size (MB)."""
+    import psutil
+
     from spiders.seen import SeenUrls
 
     before = psutil.Process().memory_info().rss
@@ -244,6 +248,9 @@ def main() -> None:
             f"seen-URL index: {args.seen} URLs: index {own:.1f} MB, process RSS grew {held:.1f} MB; {rate:,.0f} lookups/s"
         )
         return
+
+    from benchmarks.fast_site import serve_folder
+    from tests.sites import many_stories, write_site
 
     tmp = Path(tempfile.mkdtemp(prefix="winnow-bench-"))
     try:
