@@ -13,14 +13,13 @@ first: a cookie wall is also short, but "cookie_wall" tells the user more.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
+from pipeline.datafiles import packaged_toml
 from pipeline.trailers import normalise_line
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -31,7 +30,7 @@ _TERMINAL = tuple(".!?…。！？:;»\"'”’)؟۔")
 @cache
 def stopwords() -> dict[str, frozenset[str]]:
     """Function words per language (pipeline/stopwords.toml)."""
-    data = tomllib.loads(resources.files("pipeline").joinpath("stopwords.toml").read_text("utf-8"))
+    data = packaged_toml("stopwords.toml")
     return {
         lang: frozenset(unicodedata.normalize("NFKC", w).casefold() for w in words)
         for lang, words in data.items()
@@ -41,9 +40,7 @@ def stopwords() -> dict[str, frozenset[str]]:
 @cache
 def junk_phrases() -> dict[str, tuple[str, ...]]:
     """Phrases that mark soft 404s, cookie walls, paywalls and login walls (pipeline/junk_phrases.toml)."""
-    data = tomllib.loads(
-        resources.files("pipeline").joinpath("junk_phrases.toml").read_text("utf-8")
-    )
+    data = packaged_toml("junk_phrases.toml")
     return {kind: tuple(entry["phrases"]) for kind, entry in data.items()}
 
 

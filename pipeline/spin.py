@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+
+from pipeline.datafiles import packaged_toml
 
 #: Evidence is counted per this many words (never scaled up for shorter texts).
 SCALE_WORDS = 500
@@ -81,9 +81,7 @@ class SpinEvidence:
 @cache
 def substitutions() -> dict[str, Substitutions]:
     """The substitution lists per language (pipeline/spinner_substitutions.toml)."""
-    data = tomllib.loads(
-        resources.files("pipeline").joinpath("spinner_substitutions.toml").read_text("utf-8")
-    )
+    data = packaged_toml("spinner_substitutions.toml")
     out = {}
     for lang, entry in data.items():
         phrases = {p.casefold(): orig for p, orig in entry.get("phrases", {}).items()}

@@ -21,12 +21,12 @@ line is dropped too: the title is a column, not text.
 from __future__ import annotations
 
 import re
-import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+
+from pipeline.datafiles import packaged_toml
 
 #: Kinds whose patterns may strip a line anywhere in the body, not just at its edges.
 ANYWHERE_KINDS = frozenset({"photo_credit", "shortcode"})
@@ -171,8 +171,7 @@ class TrailerLibrary:
 @cache
 def default_library() -> TrailerLibrary:
     """The library shipped with winnow (pipeline/trailers.toml)."""
-    data = resources.files("pipeline").joinpath("trailers.toml").read_bytes()
-    return TrailerLibrary.from_entries(tomllib.loads(data.decode("utf-8"))["trailer"])
+    return TrailerLibrary.from_entries(packaged_toml("trailers.toml")["trailer"])
 
 
 @dataclass(slots=True)
