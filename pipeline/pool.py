@@ -81,9 +81,14 @@ def check_worker() -> None:
     import pipeline.worker  # noqa: F401
 
 
+#: What the forkserver loads once for all the workers it forks: pebble's worker loop
+#: (each worker imported it on its own, 50 ms of its start) and the cleaning code.
+PRELOAD = ["pebble.pool.process", "pipeline.worker"]
+
+
 def _forkserver_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["pipeline.worker"])
+    context.set_forkserver_preload(PRELOAD)
     return context
 
 

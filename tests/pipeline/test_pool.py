@@ -281,3 +281,18 @@ def test_a_pool_whose_pipes_cannot_widen_still_cleans(monkeypatch) -> None:
     finally:
         pool.close()
     assert [outcome(r) for r in records] == [outcome(clean(page)) for page in pages]
+
+
+def test_workers_are_forked_with_pebble_and_the_cleaning_code_loaded(tmp_path) -> None:
+    """Each worker would otherwise import them itself, on the way to its first page."""
+    found = tmp_path / "modules"
+    wanted = ["pebble.pool.process", "pipeline.worker"]
+    code = (
+        f"import sys; open({str(found)!r}, 'w').write(repr([m in sys.modules for m in {wanted!r}]))"
+    )
+    # A bare process from the workers' forkserver, running a builtin: nothing it
+    # unpickles imports anything.
+    process = pipeline.pool._forkserver_context().Process(target=exec, args=(code,))
+    process.start()
+    process.join(60)
+    assert found.read_text() == "[True, True]"
