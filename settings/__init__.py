@@ -20,6 +20,7 @@ def _env_bool(name: str, default: bool = False) -> bool:
 BOT_NAME = "winnow"
 # The module of the one spider: listing the package would import all of it at every
 # start, scrapy_redis (80 ms) with spiders.frontier, whether or not Redis is used.
+# A spider of your own (`scrapy genspider` writes it into spiders/): add its module here.
 SPIDER_MODULES = ["spiders.news"]
 NEWSPIDER_MODULE = "spiders"
 
