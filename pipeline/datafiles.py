@@ -29,12 +29,16 @@ from pathlib import Path
 _VERSION = f"py{sys.version_info[0]}.{sys.version_info[1]}-marshal{marshal.version}".encode()
 
 
-def cache_dir() -> Path:
-    """Where parsed data files are kept."""
+def cache_dir() -> Path | None:
+    """Where parsed data files are kept; None for a process with no home to keep them in."""
     if configured := os.environ.get("WINNOW_CACHE_DIR"):
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "winnow"
+    if xdg := os.environ.get("XDG_CACHE_HOME"):
+        return Path(xdg) / "winnow"
+    # A user with no home directory (a container's arbitrary uid) gets "~" back: a
+    # cache there would be a directory named "~" wherever the crawl runs.
+    home = Path(os.path.expanduser("~"))
+    return home / ".cache" / "winnow" if home.is_absolute() else None
 
 
 def packaged_toml(name: str) -> dict:
@@ -44,8 +48,10 @@ def packaged_toml(name: str) -> dict:
 
 def cached_toml(name: str, data: bytes) -> dict:
     """`data` (the TOML file `name`) parsed, through the cache."""
-    digest = hashlib.blake2b(_VERSION + data, digest_size=12).hexdigest()
     directory = cache_dir()
+    if directory is None:
+        return tomllib.loads(data.decode("utf-8"))
+    digest = hashlib.blake2b(_VERSION + data, digest_size=12).hexdigest()
     path = directory / f"{name}.{digest}.marshal"
     with contextlib.suppress(OSError, ValueError, EOFError, TypeError):
         parsed = marshal.loads(path.read_bytes())

@@ -97,3 +97,16 @@ def test_the_cache_follows_xdg_when_winnow_cache_dir_is_unset(tmp_path: Path, mo
     monkeypatch.delenv("WINNOW_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert cache_dir() == tmp_path / "winnow"
+
+
+def test_a_user_without_a_home_parses_and_leaves_no_cache_behind(
+    tmp_path: Path, monkeypatch, parses: list[str]
+) -> None:
+    for name in ("WINNOW_CACHE_DIR", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pipeline.datafiles.os.path, "expanduser", lambda path: path)
+    monkeypatch.chdir(tmp_path)
+    assert cache_dir() is None
+    assert cached_toml("t.toml", TOML)["trailer"][0]["text"] == "Leave a Reply"
+    assert len(parses) == 1
+    assert list(tmp_path.iterdir()) == []
