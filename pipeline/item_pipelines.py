@@ -179,19 +179,31 @@ class DuplicatePipeline:
 
     def _release(self) -> None:
         batch, self.held = self.held, []
-        scraper = self.crawler.engine.scraper
-        sent = []
         run_id = self.crawler.spider.run_id
-        for record in self.index.decide_shared(self.warehouse, batch, run_id):
+        records = self.index.decide_shared(self.warehouse, batch, run_id)
+        for record in records:
             if isinstance(record, Article):
                 self._released[id(record)] = record
-            if hasattr(scraper, "start_itemproc_async"):
-                sent.append(deferred_from_coro(scraper.start_itemproc_async(record, response=None)))
-            else:  # Scrapy < 2.14
-                sent.append(scraper.start_itemproc(record, response=None))
-        DeferredList(sent).addBoth(self._wake_engine)
+        # Sent as tasks, the records start only on the loop's next turn. Counted in the
+        # scraper now, so an engine that looks before then does not find the crawl idle
+        # and close it under them (as Scrapy's own `_start_itemproc_nowait` does).
+        scraper = self.crawler.engine.scraper
+        scraper.slot.itemproc_size += len(records)
+        sent = [deferred_from_coro(self._send(scraper, record)) for record in records]
+        DeferredList(sent).addBoth(self._after_release, scraper)
 
-    def _wake_engine(self, _result=None) -> None:
+    @staticmethod
+    async def _send(scraper, record: Record) -> None:
+        scraper.slot.itemproc_size -= 1  # start_itemproc_async counts it from here on
+        await scraper.start_itemproc_async(record, response=None)
+
+    def _after_release(self, _result, scraper) -> None:
+        # A crawl that began closing (a stop, CLOSESPIDER_*) while the records were in
+        # flight waits for the scraper to go idle; Scrapy looks for that only when a
+        # response is done, and these records came with none.
+        closing = scraper.slot.closing if scraper.slot is not None else None
+        if closing is not None and not closing.called:
+            scraper._check_if_closing()
         # Let the engine see it is idle now rather than at its next 5-second heartbeat.
         slot = getattr(self.crawler.engine, "_slot", None)
         nextcall = getattr(slot, "nextcall", None)
@@ -248,10 +260,7 @@ def stop_crawl(crawler, reason: str, message: str) -> None:
     crawler.spider.logger.error("%s, stopping the crawl: %s", STOP_REASONS[reason], message)
     engine = crawler.engine
     if engine is not None and crawler.crawling:
-        if hasattr(engine, "close_spider_async"):
-            deferred_from_coro(engine.close_spider_async(reason=reason))
-        else:  # Scrapy < 2.14
-            engine.close_spider(crawler.spider, reason)
+        deferred_from_coro(engine.close_spider_async(reason=reason))
 
 
 def _download_errors(stats: dict) -> str:

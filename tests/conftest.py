@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.sites import stories_from_trailer_pages, write_site
 from winnow.demo.run import demo_sites, write_sources
 from winnow.demo.server import Site, serve
 
@@ -75,6 +76,39 @@ def site_factory(tmp_path: Path):
         return serve(list(sites))
 
     return make
+
+
+#: What `crawl_script` scripts start with: `crawl()` runs winnow on a one-article site.
+CRAWL_SCRIPT = """
+from winnow.crawl import run_crawl
+def crawl():
+    return run_crawl(urls=[{url!r}], warehouse={warehouse!r}, allow_private=True,
+                     log_level="WARNING")
+"""
+
+
+@pytest.fixture
+def crawl_script(tmp_path: Path, site_factory):
+    """Run a script that defines `crawl()` (a crawl of a one-article local site) then `body`;
+    as a notebook or a user's own program calls winnow. Its warehouse is `tmp_path / "wh"`."""
+
+    def run(name: str, body: str, timeout: float = 240) -> subprocess.CompletedProcess:
+        site = Site("one", write_site(tmp_path / "site", stories_from_trailer_pages(["en"])[:2]))
+        path = tmp_path / name
+        with site_factory(site):
+            path.write_text(
+                CRAWL_SCRIPT.format(url=site.url("/feed.xml"), warehouse=str(tmp_path / "wh"))
+                + body
+            )
+            return subprocess.run(
+                [sys.executable, str(path)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+
+    return run
 
 
 #: What trafilatura's import says when recent lxml is installed without lxml_html_clean.

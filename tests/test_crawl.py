@@ -2,41 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
-from tests.conftest import ROOT
-from tests.sites import stories_from_trailer_pages, write_site
-from winnow.demo.server import Site
-
-CRAWL = """
-from winnow.crawl import run_crawl
-def crawl():
-    return run_crawl(urls=[{url!r}], warehouse={warehouse!r}, allow_private=True,
-                     log_level="WARNING")
-"""
-
-
-@pytest.fixture
-def crawl_script(tmp_path: Path, site_factory):
-    """Run a script that defines `crawl()` (a crawl of a two-article local site) then `body`."""
-
-    def run(name: str, body: str) -> subprocess.CompletedProcess:
-        site = Site("one", write_site(tmp_path / "site", stories_from_trailer_pages(["en"])[:2]))
-        path = tmp_path / name
-        with site_factory(site):
-            path.write_text(
-                CRAWL.format(url=site.url("/feed.xml"), warehouse=str(tmp_path / "wh")) + body
-            )
-            return subprocess.run(
-                [sys.executable, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=240
-            )
-
-    return run
-
 
 def test_a_second_run_crawl_in_one_process_says_why_it_cannot(crawl_script) -> None:
     proc = crawl_script(

@@ -85,3 +85,40 @@ def test_a_big_hold_is_decided_while_the_last_pages_are_cleaned(
         200,
     )
     assert con.execute("select articles, rejects from runs").fetchone() == (200, 0)
+
+
+#: Runs each time DuplicatePipeline releases its hold, in a real crawl (`crawl_script`).
+RELEASE_PROBE = """
+if __name__ == '__main__':
+    from scrapy.utils.defer import deferred_from_coro
+    from pipeline.item_pipelines import DuplicatePipeline
+    release, seen = DuplicatePipeline._release, []
+    def probe(self):
+        release(self)
+        engine = self.crawler.engine
+        seen.append(engine.spider_is_idle())
+        if {close}:
+            deferred_from_coro(engine.close_spider_async(reason="shutdown"))
+    DuplicatePipeline._release = probe
+    stats = crawl()
+    print('idle after release', seen)
+    print('written', stats['winnow/articles'] + stats['winnow/rejects'], stats['winnow/run_status'])
+"""
+
+
+def test_released_articles_keep_the_crawl_open_until_they_are_written(crawl_script) -> None:
+    """The released articles are sent as tasks that start on the loop's next turn: had
+    the engine looked for idle before then, it saw none and closed the crawl under them,
+    which then waited for them forever (a CI run hung so)."""
+    proc = crawl_script("probe.py", RELEASE_PROBE.format(close=False))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "idle after release [False]" in proc.stdout, proc.stdout
+    assert "written 1 ok" in proc.stdout, proc.stdout
+
+
+def test_a_crawl_closed_while_released_articles_are_in_flight_writes_them_and_ends(
+    crawl_script,
+) -> None:
+    proc = crawl_script("close.py", RELEASE_PROBE.format(close=True), timeout=90)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "written 1 " in proc.stdout, proc.stdout
