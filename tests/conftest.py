@@ -93,7 +93,7 @@ def crawl_script(tmp_path: Path, site_factory):
     as a notebook or a user's own program calls winnow. Its warehouse is `tmp_path / "wh"`."""
 
     def run(name: str, body: str, timeout: float = 240) -> subprocess.CompletedProcess:
-        site = Site("one", write_site(tmp_path / "site", stories_from_trailer_pages(["en"])[:2]))
+        site = Site("one", write_site(tmp_path / "site", stories_from_trailer_pages(["en"])))
         path = tmp_path / name
         with site_factory(site):
             path.write_text(
